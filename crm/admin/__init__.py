@@ -1,0 +1,1 @@
+"""Administration: organisation tree, audit log, plugin switches."""

@@ -1,0 +1,189 @@
+"""The `crm` command: serve, init-db, demo, check, plugins, create-admin."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+
+def _make_app() -> Flask:
+    from crm import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_make_app, add_default_commands=False, add_version_option=False,
+             load_dotenv=False, set_debug_flag=False)
+def cli() -> None:
+    """网点CRM command line."""
+
+
+def main() -> None:
+    # `crm demo` and `crm serve --demo` run on the embedded demo setup (SQLite, a generated secret key).
+    args = sys.argv[1:]
+    if args and (args[0] == "demo" or (args[0] == "serve" and "--demo" in args)):
+        os.environ.setdefault("CRM_ENV", "demo")
+    cli.main(prog_name="crm")
+
+
+def register_commands(app: Flask) -> None:
+    for command in (serve_command, init_db_command, demo_command, check_command, plugins_command,
+                    create_admin_command):
+        app.cli.add_command(command)
+    app.extensions["crm"].pm.hook.crm_register_commands(cli=app.cli)
+
+
+def upgrade_database() -> None:
+    """Apply every migration branch (core and each plugin's) up to its head."""
+    from flask_migrate import upgrade
+
+    upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command() -> None:
+    """Create or upgrade the database schema (all migration branches)."""
+    upgrade_database()
+    click.echo("数据库已是最新结构。")
+
+
+@click.command("demo")
+@click.option("--seed", default=20261123, show_default=True, help="Random seed: the same seed gives the same data.")
+@with_appcontext
+def demo_command(seed: int) -> None:
+    """Fill an empty database with demo data; print the demo logins and a fresh password."""
+    from crm.demo import ensure_demo
+
+    upgrade_database()
+    ensure_demo(seed=seed, echo=click.echo)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Embedded SQLite with demo data (created on first run).")
+@with_appcontext
+def serve_command(host: str, port: int, demo: bool) -> None:
+    """Run the built-in server (for one machine; use gunicorn in production, see README)."""
+    app = current_app._get_current_object()
+    if demo:
+        from crm.demo import ensure_demo
+
+        upgrade_database()
+        ensure_demo(seed=20261123, echo=click.echo)
+    click.echo(f"网点CRM 运行于 http://{host}:{port}  (Ctrl+C 停止)")
+    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+
+
+@click.command("check")
+@with_appcontext
+def check_command() -> None:
+    """Check the installation: database, migrations, CJK font for PDFs, secret key."""
+    problems = run_checks(echo=click.echo)
+    if problems:
+        click.echo(f"{problems} 项检查未通过。", err=True)
+        sys.exit(1)
+    click.echo("全部检查通过。")
+
+
+def run_checks(echo=print) -> int:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from flask_migrate import Migrate
+    from sqlalchemy import text
+
+    from crm.extensions import db
+
+    app = current_app
+    failed = 0
+
+    def report(ok: bool, label: str, detail: str) -> None:
+        nonlocal failed
+        failed += 0 if ok else 1
+        echo(f"[{'OK' if ok else '!!'}] {label}: {detail}")
+
+    try:
+        db.session.execute(text("SELECT 1"))
+        report(True, "数据库", db.engine.url.render_as_string(hide_password=True))
+    except Exception as exc:  # noqa: BLE001 - any failure to connect is reported as such
+        report(False, "数据库", f"无法连接：{exc.__class__.__name__}: {exc}")
+        return failed + 3
+    migrate: Migrate = app.extensions["migrate"]
+    config = migrate.migrate.get_config(migrate.directory)
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    with db.engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    report(current == heads, "数据库结构",
+           "已是最新" if current == heads else f"需要升级（运行 crm init-db）：当前 {sorted(current)}，最新 {sorted(heads)}")
+    fonts = _cjk_fonts()
+    report(bool(fonts), "PDF 中文字体", fonts[0] if fonts else "未安装中文字体（Debian: apt-get install fonts-noto-cjk）")
+    secret_from_env = bool(os.environ.get("CRM_SECRET_KEY"))
+    env = app.config["CRM_ENV"]
+    report(secret_from_env or env != "production", "密钥",
+           "CRM_SECRET_KEY 已设置" if secret_from_env else f"{env} 模式使用实例目录中生成的密钥")
+    return failed
+
+
+def _cjk_fonts() -> list[str]:
+    if not shutil.which("fc-list"):
+        return []
+    out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False).stdout
+    return sorted({line.split(",")[0].strip() for line in out.splitlines() if line.strip()})
+
+
+@click.command("plugins")
+@with_appcontext
+def plugins_command() -> None:
+    """List installed plugins and whether each 分行 has them on."""
+    from sqlalchemy import select
+
+    from crm.extensions import db
+    from crm.models import Branch
+
+    registry = current_app.extensions["crm"]
+    roots = db.session.execute(select(Branch).where(Branch.parent_id.is_(None)).order_by(Branch.code)).scalars().all()
+    states = {None: registry.state(None), **{b.id: registry.state(b.id) for b in roots}}
+    if not registry.plugins:
+        click.echo("没有安装插件。")
+        return
+    header = ["plugin", "version", "source", "global"] + [b.code for b in roots]
+    rows = [[name, info.version, info.source] + ["on" if states[k][name] else "off" for k in [None, *[b.id for b in roots]]]
+            for name, info in registry.plugins.items()]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+@click.command("create-admin")
+@click.option("--login", required=True, help="Staff number of the system administrator.")
+@click.option("--name", required=True)
+@with_appcontext
+def create_admin_command(login: str, name: str) -> None:
+    """Create a system administrator with a one-time password (no default passwords, ever)."""
+    from crm import audit
+    from crm.auth import services as auth
+    from crm.extensions import db
+    from crm.models import User
+    from crm.users.services import AccountError, check_login
+
+    try:
+        login = check_login(login)
+    except AccountError as exc:
+        raise click.BadParameter(next(iter(exc.errors.values())), param_hint="--login") from exc
+    if auth.find_user(login) is not None:
+        raise click.BadParameter("该登录名已存在", param_hint="--login")
+    password = auth.one_time_password()
+    user = User(login=login, name=name, post="admin", active=True)
+    auth.set_password(user, password, must_change=True)
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user.created", target=("user", user.id), detail={"post": "admin", "via": "cli"})
+    db.session.commit()
+    click.echo(f"系统管理员 {login} 已创建。一次性密码（仅显示这一次，首次登录须修改）：{password}")

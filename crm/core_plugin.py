@@ -1,0 +1,30 @@
+"""Core features contributed through the same hooks plugins use, so the mechanism runs on every page."""
+
+from __future__ import annotations
+
+from flask import url_for
+from flask_babel import gettext as _
+
+from crm.contrib import NavItem, Widget
+from crm.hookspecs import hookimpl
+
+
+class CorePlugin:
+    name = "core"
+
+    @hookimpl
+    def crm_nav_items(self, user, branch):
+        return [
+            NavItem(_("工作台"), "dashboard.index", icon="bi-speedometer2", weight=0),
+            NavItem(_("员工账号"), "users.index", icon="bi-people", weight=80, permission="users.view"),
+            NavItem(_("机构管理"), "admin.org", icon="bi-diagram-3", weight=90, permission="org.view"),
+            NavItem(_("插件管理"), "admin.plugins", icon="bi-plug", weight=95, permission="plugins.manage"),
+            NavItem(_("审计日志"), "admin.audit_log", icon="bi-journal-text", weight=99, permission="audit.view"),
+        ]
+
+    @hookimpl
+    def crm_dashboard_widgets(self, user, branch):
+        return [
+            Widget("core.org", _("机构与人员"), url_for("dashboard.org_widget"), weight=90, width=6),
+            Widget("core.logins", _("我的最近登录"), url_for("dashboard.logins_widget"), weight=95, width=6),
+        ]

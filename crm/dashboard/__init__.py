@@ -1,0 +1,1 @@
+"""The dashboard: widgets contributed by core and the enabled plugins."""

@@ -1,0 +1,149 @@
+"""Every crm_* hook: what it returns and when it is called (design §3.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("crm")
+hookimpl = pluggy.HookimplMarker("crm")
+
+# crm_register_* hooks run once at start-up over every installed plugin.
+# The others run per request over the plugins enabled for the current user's 分行.
+
+
+@hookspec
+def crm_register_blueprints(app: Any) -> Iterable[Any]:
+    """Return the plugin's Flask blueprints. Core mounts each under /p/<plugin-name> and gates it:
+    every route answers 404 for users whose 分行 has the plugin disabled.
+
+    Example::
+
+        @hookimpl
+        def crm_register_blueprints(self, app):
+            return [views.bp]
+    """
+
+
+@hookspec
+def crm_register_permissions() -> Iterable[Any]:
+    """Return Permission objects (crm.contrib.Permission) named '<plugin>.<verb>', with the posts that hold them.
+
+    Example::
+
+        @hookimpl
+        def crm_register_permissions(self):
+            return [Permission("salon_events.edit", "编辑活动", posts=("marketing",))]
+    """
+
+
+@hookspec
+def crm_register_commands(cli: Any) -> None:
+    """Add click commands to the `crm` command group (called once at start-up, for every installed plugin).
+
+    Example::
+
+        @hookimpl
+        def crm_register_commands(self, cli):
+            cli.add_command(recompute_command)
+    """
+
+
+@hookspec
+def crm_migration_dirs() -> str | None:
+    """Return the folder of the plugin's Alembic versions (its own branch label), or None.
+
+    Example::
+
+        @hookimpl
+        def crm_migration_dirs(self):
+            return str(Path(__file__).parent / "migrations")
+    """
+
+
+@hookspec
+def crm_register_segment_rules() -> Iterable[Any]:
+    """Return SegmentRule objects; each compiles its parameters to a SQLAlchemy expression, so segments are
+    computed in the database. Offered in the UI only to branches that enable the contributing plugin.
+
+    Example::
+
+        @hookimpl
+        def crm_register_segment_rules(self):
+            return [SegmentRule("no_loan", "无贷户", compile=lambda p: Customer.has_loan.is_(False))]
+    """
+
+
+@hookspec
+def crm_register_pdf_documents() -> Iterable[Any]:
+    """Return PdfDocument objects the plugin can print (offered only where the plugin is enabled).
+
+    Example::
+
+        @hookimpl
+        def crm_register_pdf_documents(self):
+            return [PdfDocument("certificate", "实习证明", "salon_events/certificate.html")]
+    """
+
+
+@hookspec
+def crm_nav_items(user: Any, branch: Any) -> Iterable[Any]:
+    """Return NavItem objects for the top menu, for `user` whose 分行 is `branch` (None for the system admin).
+
+    Example::
+
+        @hookimpl
+        def crm_nav_items(self, user, branch):
+            return [NavItem("客户分层", "segmentation.index", icon="bi-diagram-3", weight=30)]
+    """
+
+
+@hookspec
+def crm_customer_panels(customer: Any, user: Any, branch: Any) -> Iterable[Any]:
+    """Return Panel objects shown on a customer's page; each loads lazily from its URL (an HTMX fragment).
+
+    Example::
+
+        @hookimpl
+        def crm_customer_panels(self, customer, user, branch):
+            return [Panel("tiers", "分层历史", url_for("segmentation.panel", customer_id=customer.id))]
+    """
+
+
+@hookspec
+def crm_dashboard_widgets(user: Any, branch: Any) -> Iterable[Any]:
+    """Return Widget objects for the dashboard; each loads lazily from its URL.
+
+    Example::
+
+        @hookimpl
+        def crm_dashboard_widgets(self, user, branch):
+            return [Widget("pyramid", "客户分层", url_for("segmentation.pyramid_widget"))]
+    """
+
+
+@hookspec
+def crm_plugin_available(plugin_name: str, branch: Any) -> bool | None:
+    """Veto: return False to make `plugin_name` unavailable to `branch` (it cannot be enabled there);
+    None or True to abstain. Any False wins.
+
+    Example::
+
+        @hookimpl
+        def crm_plugin_available(self, plugin_name, branch):
+            return False if plugin_name == "loan_insurance" and branch.code == "B99" else None
+    """
+
+
+@hookspec
+def crm_customer_saved(customer: Any, is_new: bool) -> None:
+    """Event: a customer was created (is_new) or edited and committed. Return value ignored.
+
+    Example::
+
+        @hookimpl
+        def crm_customer_saved(self, customer, is_new):
+            services.retier(customer)
+    """

@@ -1,0 +1,1 @@
+"""Staff accounts: list, create (R-01), edit, disable, reset password."""

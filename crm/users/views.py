@@ -1,0 +1,167 @@
+"""Staff account pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from crm.access import assignable_posts, get_or_404, may_manage, policy, scoped
+from crm.extensions import db
+from crm.models import AuditLog, Branch, Outlet, User, UserSession
+from crm.pagination import by_id, cursor_arg
+from crm.roles import GRADES, POST_BY_CODE, POSTS
+from crm.users import services
+from crm.users.forms import UserForm
+from crm.web import toast
+
+bp = Blueprint("users", __name__, url_prefix="/users")
+
+
+def _fill_choices(form: UserForm) -> None:
+    posts = assignable_posts(current_user) or (current_user.post,)
+    form.post.choices = [(p, str(POST_BY_CODE[p].label)) for p in posts]
+    outlets = db.session.execute(scoped(Outlet).where(Outlet.active).order_by(Outlet.code)).scalars()
+    form.outlet_id.choices = [("", "—")] + [(str(o.id), f"{o.code} {o.name}") for o in outlets]
+    branches = db.session.execute(scoped(Branch).order_by(Branch.path)).scalars()
+    form.branch_id.choices = [("", "—")] + [(str(b.id), f"{b.name}（{b.level_label}）") for b in branches]
+    form.grade.choices = [("", "—")] + [(g.code, str(g.label)) for g in GRADES]
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _data(form: UserForm, login: str) -> services.AccountData:
+    return services.AccountData(
+        login=login, name=form.name.data or "", phone=(form.phone.data or "").strip() or None,
+        staff_no=(form.staff_no.data or "").strip() or None, post=form.post.data,
+        outlet_id=_int_or_none(form.outlet_id.data), branch_id=_int_or_none(form.branch_id.data),
+        grade=form.grade.data or None, grade_effective_from=form.grade_effective_from.data,
+    )
+
+
+def _apply_errors(form: UserForm, errors: dict[str, str]) -> list[str]:
+    general = []
+    for field, message in errors.items():
+        if field in form._fields:
+            form._fields[field].errors = [*form._fields[field].errors, message]
+        else:
+            general.append(message)
+    return general
+
+
+@bp.route("")
+@policy(permission="users.view")
+def index():
+    q = (request.args.get("q") or "").strip()[:40]
+    post = request.args.get("post") or ""
+    outlet_id = _int_or_none(request.args.get("outlet"))
+    status = request.args.get("status") or "active"
+    stmt = scoped(User).options(selectinload(User.outlet), selectinload(User.branch))
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(or_(User.name.like(like), User.login.like(like), User.staff_no.like(like)))
+    if post in POST_BY_CODE:
+        stmt = stmt.where(User.post == post)
+    if outlet_id:
+        stmt = stmt.where(User.outlet_id == outlet_id)
+    if status in ("active", "disabled"):
+        stmt = stmt.where(User.active.is_(status == "active"))
+    page = by_id(stmt, User.id, after=cursor_arg(request.args.get("after")))
+    outlets = db.session.execute(scoped(Outlet).order_by(Outlet.code)).scalars().all()
+    ctx = dict(page=page, q=q, post=post, outlet_id=outlet_id, status=status, posts=POSTS, outlets=outlets,
+               can_manage=bool(assignable_posts(current_user)) and request.args.get("after") is None)
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") in ("user-rows", "more-users"):
+        return render_block("users/list.html", "rows", **ctx)
+    return render_template("users/list.html", **ctx)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@policy(permission="users.manage")
+def create():
+    form = UserForm()
+    _fill_choices(form)
+    if request.method == "GET" and current_user.outlet_id:
+        form.outlet_id.data = str(current_user.outlet_id)
+    general: list[str] = []
+    if form.validate_on_submit():
+        try:
+            user, password = services.create(current_user, _data(form, form.login.data))
+        except services.AccountError as exc:
+            general = _apply_errors(form, exc.errors)
+        else:
+            # The one-time password is shown here once; it is not stored anywhere in clear.
+            return render_template("users/created.html", user=user, password=password)
+    status = 422 if request.method == "POST" else 200
+    return render_template("users/form.html", form=form, user=None, general=general), status
+
+
+@bp.route("/<int:user_id>", methods=["GET", "POST"])
+@policy(permission="users.view")
+def detail(user_id: int):
+    user = get_or_404(User, user_id)
+    manageable = may_manage(current_user, user)
+    form = UserForm(obj=user) if request.method == "GET" else UserForm()
+    _fill_choices(form)
+    if request.method == "GET":
+        form.outlet_id.data = str(user.outlet_id or "")
+        form.branch_id.data = str(user.branch_id or "")
+        form.grade.data = user.grade or ""
+        form.version.data = str(user.version)
+        if user.post not in dict(form.post.choices):
+            form.post.choices.append((user.post, user.post_label))
+    general: list[str] = []
+    status = 200
+    if request.method == "POST":
+        if not manageable:
+            abort(403)
+        del form.login  # the login of an existing account never changes
+        if form.validate_on_submit():
+            try:
+                services.update(current_user, user, _data(form, user.login), _int_or_none(form.version.data) or -1)
+            except services.AccountError as exc:
+                db.session.rollback()
+                general = _apply_errors(form, exc.errors)
+                status = 409 if "_" in exc.errors else 422
+            else:
+                toast(_("已保存"))
+                return redirect(url_for("users.detail", user_id=user.id))
+        else:
+            status = 422
+    sessions = db.session.execute(
+        select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .order_by(UserSession.id.desc()).limit(10)).scalars().all()
+    history = db.session.execute(
+        scoped(AuditLog).where(or_(AuditLog.actor_id == user.id,
+                                   (AuditLog.target_type == "user") & (AuditLog.target_id == str(user.id))))
+        .order_by(AuditLog.id.desc()).limit(15)).scalars().all()
+    return render_template("users/detail.html", user=user, form=form, manageable=manageable, general=general,
+                           sessions=sessions, history=history), status
+
+
+@bp.route("/<int:user_id>/active", methods=["POST"])
+@policy(permission="users.manage")
+def set_active(user_id: int):
+    user = get_or_404(User, user_id)
+    active = request.form.get("active") == "1"
+    try:
+        services.set_active(current_user, user, active)
+    except services.AccountError:
+        abort(403)
+    toast(_("账号已启用") if active else _("账号已停用，该员工的登录会话已全部结束"))
+    return redirect(url_for("users.detail", user_id=user.id))
+
+
+@bp.route("/<int:user_id>/reset-password", methods=["POST"])
+@policy(permission="users.manage")
+def reset_password(user_id: int):
+    user = get_or_404(User, user_id)
+    try:
+        password = services.reset_password(current_user, user)
+    except services.AccountError:
+        abort(403)
+    return render_template("users/created.html", user=user, password=password, reset=True)

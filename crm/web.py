@@ -1,0 +1,227 @@
+"""Request pipeline: database pragmas, the policy gate, security headers, errors, template helpers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, generate_csrf
+from sqlalchemy import event
+
+from crm import audit
+from crm.access import can, current_scope_label, policy_of
+from crm.extensions import db, login_manager
+from crm.i18n import LOCALES
+from crm.timeutil import to_local
+
+# CSP: scripts only from our own origin (no inline script, no eval); vendored Tabler uses data: SVG images.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def configure_database(app: Flask) -> None:
+    """SQLite gets WAL, foreign keys and a busy timeout on every connection (design §4)."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+def register_core(app: Flask) -> None:
+    from crm.admin.views import bp as admin_bp
+    from crm.auth.views import bp as auth_bp
+    from crm.dashboard.views import bp as dashboard_bp
+    from crm.users.views import bp as users_bp
+
+    for bp in (auth_bp, dashboard_bp, admin_bp, users_bp):
+        app.register_blueprint(bp)
+
+    from crm.auth.services import load_session_user
+
+    login_manager.user_loader(load_session_user)
+    login_manager.session_protection = None  # sessions are server-side; the token is checked on every request
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        return _to_login()
+
+    app.before_request(enforce_policy)
+    app.after_request(security_headers)
+    _register_errors(app)
+
+    from crm.cli import register_commands
+
+    register_commands(app)
+
+
+def _to_login():
+    target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+    if request.headers.get("HX-Request"):
+        # An htmx request of an expired session: send the whole page to the login form.
+        return "", 401, {"HX-Redirect": target}
+    return redirect(target)
+
+
+def enforce_policy():
+    """Every route has a declared policy; none → 404 (default deny). Runs before every view."""
+    pol = policy_of(request.endpoint)
+    if pol is None:
+        if request.endpoint is not None:
+            current_app.logger.error("route %s has no access policy; refusing it", request.endpoint)
+        abort(404)
+    if pol.kind == "public":
+        return None
+    if not current_user.is_authenticated:
+        return _to_login()
+    if current_user.must_change_password and not pol.before_password_change:
+        return redirect(url_for("auth.change_password"))
+    if pol.kind == "permission" and not can(pol.permission):
+        audit.record("access.denied", target=("route", request.endpoint), result="denied", commit=True)
+        abort(403)
+    return None
+
+
+def security_headers(response):
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Referrer-Policy", "same-origin")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        h.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.endpoint != "static" and not (request.endpoint or "").endswith(".static"):
+        # Pages can show personal data: never cached by the browser or a proxy.
+        h["Cache-Control"] = "no-store"
+        h.setdefault("Vary", "Cookie, HX-Request")
+    toasts = g.get("toasts")
+    if toasts:
+        existing = json.loads(h.get("HX-Trigger", "{}") or "{}")
+        existing["crm:toast"] = toasts
+        h["HX-Trigger"] = json.dumps(existing)  # ensure_ascii: header values must be latin-1
+    return response
+
+
+def toast(message: str, level: str = "success") -> None:
+    """Show a toast after an htmx request (HX-Trigger), or a flash message on a full page load."""
+    from flask import flash
+
+    if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
+        g.setdefault("toasts", []).append({"message": message, "level": level})
+    else:
+        flash(message, level)
+
+
+def _register_errors(app: Flask) -> None:
+    def page(status: int, title: str, message: str):
+        if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
+            g.setdefault("toasts", []).append({"message": message, "level": "danger"})
+            return render_template("errors/fragment.html", title=title, message=message), status
+        return render_template("errors/error.html", status=status, title=title, message=message), status
+
+    @app.errorhandler(400)
+    def _bad_request(e):
+        return page(400, _("请求无效"), _("请求的参数不正确，请返回后重试。"))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(e):
+        return page(400, _("页面已过期"), _("安全校验未通过（页面可能已过期），请刷新页面后重试。"))
+
+    @app.errorhandler(403)
+    def _forbidden(e):
+        return page(403, _("无权访问"), _("您的岗位没有访问此功能的权限。如需开通，请联系系统管理员。"))
+
+    @app.errorhandler(404)
+    def _not_found(e):
+        return page(404, _("页面不存在"), _("您要找的页面不存在，或不在您的权限范围内。"))
+
+    @app.errorhandler(405)
+    def _method(e):
+        return page(405, _("请求方式不正确"), _("请通过页面上的按钮操作。"))
+
+    @app.errorhandler(413)
+    def _too_large(e):
+        return page(413, _("文件过大"), _("上传的文件超过大小限制。"))
+
+    @app.errorhandler(429)
+    def _too_many(e):
+        if request.endpoint == "auth.login":
+            from crm.auth.views import login_rate_limited
+
+            return login_rate_limited()
+        return page(429, _("操作过于频繁"), _("操作过于频繁，请稍后再试。"))
+
+    @app.errorhandler(500)
+    def _server_error(e):
+        db.session.rollback()
+        return page(500, _("系统错误"), _("系统处理请求时出错，已记录。请稍后重试，或联系系统管理员。"))
+
+
+def configure_templates(app: Flask) -> None:
+    from crm import masking, money
+    from crm.roles import grade_label, post_label
+
+    registry = app.extensions["crm"]
+
+    def nav_items():
+        if not current_user.is_authenticated:
+            return []
+        cache = g.setdefault("crm_nav", None)
+        if cache is None:
+            items = registry.gather("crm_nav_items", user=current_user, branch=current_branch())
+            cache = g.crm_nav = [i for i in items if not i.permission or can(i.permission)]
+        return cache
+
+    def local_time(value, fmt: str = "yyyy-MM-dd HH:mm"):
+        return format_datetime(to_local(value), fmt) if value else ""
+
+    app.jinja_env.globals.update(
+        can=can,
+        nav_items=nav_items,
+        csrf_token=generate_csrf,
+        scope_label=current_scope_label,
+        locales=LOCALES,
+        current_locale=lambda: str(__import__("flask_babel").get_locale()),
+        post_label=post_label,
+        action_label=audit.action_label,
+        grade_label=grade_label,
+        csrf_header=lambda: json.dumps({"X-CSRFToken": generate_csrf()}),
+    )
+    app.jinja_env.filters.update(
+        localtime=local_time,
+        mask_id=masking.mask_id_card,
+        mask_mobile=masking.mask_mobile,
+        mask_login=masking.mask_login,
+        yuan=money.format_yuan,
+        cn_amount=money.format_cn_amount,
+    )
+    app.jinja_env.add_extension("jinja2.ext.do")
+
+    @app.context_processor
+    def _session_notice():
+        return {"session_expired": session.pop("expired", False) if request.endpoint == "auth.login" else False}
+
+
+def current_branch():
+    """The 分行 (root Branch) of the current user, or None for the system administrator."""
+    from crm.models import Branch
+
+    if not current_user.is_authenticated or current_user.root_branch_id is None:
+        return None
+    return db.session.get(Branch, current_user.root_branch_id)
