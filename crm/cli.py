@@ -79,7 +79,9 @@ def serve_command(host: str, port: int, demo: bool) -> None:
         upgrade_database()
         ensure_demo(seed=20261123, echo=click.echo)
     click.echo(f"网点CRM 运行于 http://{host}:{port}  (Ctrl+C 停止)")
-    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
 
 
 @click.command("check")

@@ -278,9 +278,10 @@ class PluginRegistry:
             )
         return self._subset_callers[key]
 
-    def gather(self, name: str, user: Any = None, **kwargs: Any) -> list[Any]:
-        """Call a per-request hook, flatten the lists, sort by weight (pluggy's order is not meaningful)."""
-        results = self.hook(name, user)(**kwargs)
+    def gather(self, name: str, **kwargs: Any) -> list[Any]:
+        """Call a per-request hook for the plugins enabled for kwargs['user'] (default: the current user),
+        flatten the lists, sort by weight (pluggy's call order is not meaningful)."""
+        results = self.hook(name, kwargs.get("user"))(**kwargs)
         items = [item for result in results for item in (result or ())]
         return sorted(items, key=lambda i: (getattr(i, "weight", 100), str(getattr(i, "key", getattr(i, "label", "")))))
 

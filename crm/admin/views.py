@@ -177,7 +177,9 @@ def audit_log():
         if actor_ids else {}
     ctx = dict(page=page, actors=actors, action=action, result=result, who=who, date_from=args.get("from", ""),
                date_to=args.get("to", ""), actions=audit.ACTIONS, results=audit.RESULTS, errors=errors,
-               action_label=audit.action_label)
+               action_label=audit.action_label,
+               filters={k: v for k, v in (("action", action), ("result", result), ("who", who),
+                                          ("from", args.get("from")), ("to", args.get("to"))) if v})
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "audit-rows":
         return render_block("admin/audit.html", "rows", **ctx)
     return render_template("admin/audit.html", **ctx)
