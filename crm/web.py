@@ -79,6 +79,8 @@ def _to_login():
 
 def enforce_policy():
     """Every route has a declared policy; none → 404 (default deny). Runs before every view."""
+    if request.routing_exception is not None:
+        return None  # 404/405 from routing: Flask raises it next
     pol = policy_of(request.endpoint)
     if pol is None:
         if request.endpoint is not None:

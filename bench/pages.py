@@ -1,0 +1,234 @@
+"""Requests/second of the dashboard and the user list, against a bare Flask + Jinja page of the same 50 rows."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import flask
+from sqlalchemy import event, select
+from sqlalchemy.orm import selectinload
+
+from crm import create_app
+from crm.auth.services import set_password
+from crm.demo import DEMO_ADMIN, ensure_demo
+from crm.extensions import db
+from crm.masking import mask_login
+from crm.models import User
+from crm.roles import post_label
+
+PASSWORD = "Bench-pass-2026"
+GOAL = 0.5  # dashboard and user list: at least half the throughput of the bare Flask + Jinja page
+RUNS = 3
+
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+USER_ROWS = re.compile(r'<tbody id="user-rows">(.*?)</tbody>', re.S)
+USER_LINK = re.compile(r'href="/users/(\d+)"')
+WIDGET_URL = re.compile(r'data-widget="[^"]*">.*?hx-get="([^"]+)"', re.S)
+
+REFERENCE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>员工账号</title></head>
+<body><table class="table">
+<thead><tr><th>姓名</th><th>登录名</th><th>岗位</th><th>所属</th></tr></thead>
+<tbody>
+{% for u in rows %}<tr>
+  <td><a href="/users/{{ u.id }}">{{ u.name }}</a></td>
+  <td>{{ u.login }}</td>
+  <td>{{ u.post }}</td>
+  <td>{{ u.outlet }}</td>
+</tr>
+{% endfor %}</tbody></table></body></html>
+"""
+
+
+def build_app(db_url: str | None, folder: Path) -> flask.Flask:
+    app = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": str(folder),
+            "SQLALCHEMY_DATABASE_URI": db_url or f"sqlite:///{folder / 'bench.db'}",
+            "CRM_PASSWORD_HASH": "pbkdf2:sha256:1000",
+        }
+    )
+    with app.app_context():
+        if db_url:
+            db.drop_all()
+        db.create_all()
+        ensure_demo(seed=1, echo=lambda s: None)
+        admin = db.session.execute(select(User).where(User.login == DEMO_ADMIN)).scalar_one()
+        set_password(admin, PASSWORD, must_change=False)
+        db.session.commit()
+    return app
+
+
+def log_in(client: Any) -> None:
+    page = client.get("/login")
+    token = CSRF.search(page.get_data(as_text=True))
+    if page.status_code != 200 or token is None:
+        sys.exit(f"GET /login: status {page.status_code}, csrf token found: {token is not None}")
+    answer = client.post("/login", data={"login": DEMO_ADMIN, "password": PASSWORD, "csrf_token": token.group(1)})
+    if answer.status_code != 302:
+        sys.exit(f"POST /login answered {answer.status_code}, expected 302")
+
+
+def user_ids_on_page_one(html: str) -> list[int]:
+    """Ids of the rows of the /users table (checked: 50 <tr>, one link each)."""
+    body = USER_ROWS.search(html)
+    if body is None:
+        sys.exit('/users: no <tbody id="user-rows"> in the page')
+    rows = body.group(1).count("<tr>")
+    ids = [int(i) for i in USER_LINK.findall(body.group(1))]
+    if rows != 50 or len(ids) != 50:
+        sys.exit(f"/users: expected 50 rows, found {rows} <tr> and {len(ids)} user links")
+    return ids
+
+
+def reference_app(app: flask.Flask, ids: list[int]) -> flask.Flask:
+    """A bare Flask app rendering the same 50 users, loaded once into plain dicts (no database while timed)."""
+    with app.test_request_context():
+        users = (
+            db.session.execute(
+                select(User).where(User.id.in_(ids)).options(selectinload(User.outlet), selectinload(User.branch))
+            )
+            .scalars()
+            .all()
+        )
+        by_id = {u.id: u for u in users}
+        rows = [
+            {
+                "id": u.id,
+                "name": u.name,
+                "login": mask_login(u.login),
+                "post": str(post_label(u.post)),
+                "outlet": u.outlet.name if u.outlet else (u.branch.name if u.branch else "全行"),
+            }
+            for u in (by_id[i] for i in ids)
+        ]
+
+    bare = flask.Flask(__name__)
+
+    @bare.route("/")
+    def table() -> str:
+        return flask.render_template_string(REFERENCE, rows=rows)
+
+    return bare
+
+
+def fetch(client: Any, url: str, headers: dict[str, str] | None = None) -> int:
+    """One GET; anything but 200 stops the benchmark. Returns the body size."""
+    response = client.get(url, headers=headers)
+    if response.status_code != 200:
+        sys.exit(f"GET {url} answered {response.status_code}")
+    return len(response.data)
+
+
+def rate(view: Callable[[], Any], seconds: float) -> float:
+    """Calls of `view` per second over `seconds`."""
+    count = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        view()
+        count += 1
+        now = time.perf_counter()
+        if now >= deadline:
+            return count / (now - start)
+
+
+def count_sql(engine: Any, view: Callable[[], Any]) -> tuple[int, list[str]]:
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        view()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return len(statements), statements
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each timed run (default 3)")
+    parser.add_argument("--db", help="database URL (default: a fresh temporary SQLite file); it is dropped first")
+    parser.add_argument("--show-sql", action="store_true", help="print the SQL statements of each page")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
+        folder = Path(tmp)
+        app = build_app(args.db, folder)
+        with app.app_context():
+            engine = db.engine
+            dialect = engine.dialect.name
+        # Requests run outside any app context: each gets its own, as in production.
+        client = app.test_client()
+        log_in(client)
+
+        users_html = client.get("/users").get_data(as_text=True)
+        ids = user_ids_on_page_one(users_html)
+        home_html = client.get("/").get_data(as_text=True)
+        widgets = WIDGET_URL.findall(home_html)
+        bare = reference_app(app, ids).test_client()
+        htmx = {"HX-Request": "true"}
+
+        def dashboard_view() -> int:
+            return fetch(client, "/") + sum(fetch(client, w, htmx) for w in widgets)
+
+        # name, one view, the app URLs it requests (for the SQL count), is the ≥ GOAL ratio required
+        cases: list[tuple[str, Callable[[], int], tuple[str, ...], bool]] = [
+            ("bare Flask+Jinja, 50 rows", lambda: fetch(bare, "/"), (), False),
+            ("/  (dashboard page)", lambda: fetch(client, "/"), ("/",), True),
+            (f"dashboard view (1+{len(widgets)} req)", dashboard_view, ("/", *widgets), False),
+            ("/users  (50 rows)", lambda: fetch(client, "/users"), ("/users",), True),
+        ]
+        bare_size = fetch(bare, "/")
+        if bare_size == 0 or bare.get("/").get_data(as_text=True).count("<tr>") != 51:
+            sys.exit("reference page does not have 50 rows")
+
+        print(
+            f"database: {dialect}   runs: median of {RUNS} x {args.seconds:g} s   "
+            f"widgets: {', '.join(widgets) or 'none'}"
+        )
+        sql: dict[str, tuple[int, list[str]]] = {}
+        for url in ("/", *widgets, "/users"):
+            sql[url] = count_sql(engine, lambda u=url: fetch(client, u, htmx if u in widgets else None))
+
+        results = []
+        for name, view, _urls, _goal in cases:
+            size = view()
+            rate(view, min(1.0, args.seconds))  # warm-up: templates compiled, caches and pools filled
+            runs = [rate(view, args.seconds) for _ in range(RUNS)]
+            results.append((name, statistics.median(runs), size))
+
+        base = results[0][1]
+        print()
+        print(f"{'page':<28} {'req/s':>8} {'ms/req':>8} {'vs bare':>8} {'SQL':>4} {'bytes':>7}  goal")
+        for (name, per_sec, size), (_, _view, urls, goal) in zip(results, cases, strict=True):
+            ratio = per_sec / base
+            n_sql = sum(sql[u][0] for u in urls)
+            verdict = (f"≥ {GOAL}: {'ok' if ratio >= GOAL else 'MISSED'}") if goal else ""
+            print(f"{name:<28} {per_sec:>8.1f} {1000 / per_sec:>8.2f} {ratio:>8.2f} {n_sql:>4} {size:>7}  {verdict}")
+        print()
+        print("SQL statements per request: " + ", ".join(f"{u} {n}" for u, (n, _) in sql.items()))
+        if args.show_sql:
+            for url, (_, statements) in sql.items():
+                print(f"\n-- {url}")
+                for s in statements:
+                    print("   " + (s if len(s) <= 200 else s[:197] + "..."))
+        if dialect != "sqlite":
+            with app.app_context():
+                db.drop_all()
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
