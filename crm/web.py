@@ -90,6 +90,10 @@ def enforce_policy():
         return None
     if not current_user.is_authenticated:
         return _to_login()
+    registry = current_app.extensions["crm"]
+    plugin = registry.blueprint_plugin.get(request.blueprint or "")
+    if plugin is not None and plugin not in registry.enabled_for(current_user):
+        abort(404)  # a plugin switched off for the user's 分行 leaves no trace, not even a 403
     if current_user.must_change_password and not pol.before_password_change:
         return redirect(url_for("auth.change_password"))
     if pol.kind == "permission" and not can(pol.permission):

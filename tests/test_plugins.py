@@ -1,0 +1,372 @@
+"""Plugin contract (design §3.3): every hook called, per-branch enablement at run time, the 404 gate,
+strict settings, check_pending, table and permission naming, scoped reads."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pluggy
+import pytest
+from flask import url_for
+from sqlalchemy import select
+
+from crm import create_app, hookimpl, hookspecs
+from crm.extensions import db
+from crm.models import AuditLog, BranchPlugin
+from crm.plugins import PluginSettingsError
+from tests.conftest import CANARY_B, base_config, make_branch
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOK_NAMES = sorted(n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("crm_"))
+
+
+def plugin_routes(app, plugin: str) -> list[tuple[str, str, str]]:
+    """(method, url, endpoint) for every route of a plugin's blueprints, with id arguments filled in."""
+    info = app.extensions["crm"].plugins[plugin]
+    out = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] not in info.blueprints:
+            continue
+        values = {arg: 1 for arg in rule.arguments}
+        with app.test_request_context():
+            url = url_for(rule.endpoint, **values)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            out.append((method, url, rule.endpoint))
+    return out
+
+
+# ---------------------------------------------------------------- every hook has a test
+
+def test_plugin_hooks_have_tests():
+    """Datasette's rule: each hookspec is exercised by a test named test_hook_<name>."""
+    names = {n[len("test_hook_"):] for n in globals() if n.startswith("test_hook_")}
+    assert set(HOOK_NAMES) - names == set()
+
+
+def test_readme_lists_every_hook():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [h for h in HOOK_NAMES if f"`{h}" not in readme]
+    assert missing == []
+
+
+def test_hookspecs_have_docstrings_with_examples():
+    for name in HOOK_NAMES:
+        doc = getattr(hookspecs, name).__doc__ or ""
+        assert "Example::" in doc, name
+
+
+def test_hook_crm_register_blueprints(app):
+    rules = {r.rule for r in app.url_map.iter_rules()}
+    assert "/p/example/" in rules and "/p/example/widget" in rules
+    assert app.extensions["crm"].plugins["example"].blueprints == ["example"]
+
+
+def test_hook_crm_register_permissions(app):
+    registry = app.extensions["crm"]
+    assert "example.use" in registry.permissions
+    assert "example.use" in registry.post_permissions["outlet_head"]
+    assert "example.use" not in registry.post_permissions["lobby_manager"]
+    assert "example.use" in registry.post_permissions["admin"]
+
+
+def test_hook_crm_register_commands(runner):
+    result = runner.invoke(args=["example-hello"])
+    assert result.exit_code == 0 and "示例插件问候" in result.output
+
+
+def test_hook_crm_migration_dirs(app):
+    dirs = app.extensions["crm"].migration_dirs
+    assert any(d.endswith("plugin_example/migrations") for d in dirs)
+
+
+def test_hook_crm_register_segment_rules(app, org, enable_plugin):
+    registry = app.extensions["crm"]
+    assert registry.segment_rules_for(set()) == []
+    rules = registry.segment_rules_for({"example"})
+    assert [r.name for r in rules] == ["example_active_staff"]
+    from crm.models import User
+
+    expr = rules[0].compile({})
+    count = db.session.execute(select(db.func.count()).select_from(User).where(expr)).scalar_one()
+    assert count == 13  # the org fixture's active accounts, counted by the database
+
+
+def test_hook_crm_register_pdf_documents(app):
+    registry = app.extensions["crm"]
+    assert registry.pdf_documents_for(set()) == []
+    assert [d.name for d in registry.pdf_documents_for({"example"})] == ["example_letter"]
+
+
+def test_hook_crm_nav_items(client, org, enable_plugin):
+    client.login("HA0001")
+    assert "/p/example/" not in client.get("/").get_data(as_text=True)
+    enable_plugin(org.b1, "example")
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="/p/example/"' in page and "示例" in page
+
+
+def test_nav_item_hidden_without_the_permission(client, org, enable_plugin):
+    enable_plugin(org.b1, "example")
+    client.login("LA0001")  # lobby manager: no example.use
+    assert 'href="/p/example/"' not in client.get("/").get_data(as_text=True)
+    assert client.get("/p/example/").status_code == 403
+
+
+def test_hook_crm_customer_panels(app, org, enable_plugin):
+    registry = app.extensions["crm"]
+    customer = SimpleNamespace(id=7)
+    with app.test_request_context():
+        assert registry.gather("crm_customer_panels", customer=customer, user=org.head_a, branch=org.b1) == []
+        enable_plugin(org.b1, "example")
+    with app.test_request_context():
+        panels = registry.gather("crm_customer_panels", customer=customer, user=org.head_a, branch=org.b1)
+        assert [(p.key, p.url) for p in panels] == [("example.panel", "/p/example/panel/7")]
+        # Another 分行's user still gets nothing.
+        assert registry.gather("crm_customer_panels", customer=customer, user=org.head_b, branch=org.b2) == []
+
+
+def test_hook_crm_dashboard_widgets(client, org, enable_plugin):
+    client.login("HA0001")
+    assert 'data-widget="example.widget"' not in client.get("/").get_data(as_text=True)
+    enable_plugin(org.b1, "example")
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-widget="example.widget"' in page and 'hx-get="/p/example/widget"' in page
+    assert "示例卡片内容" in client.get("/p/example/widget", headers={"HX-Request": "true"}).get_data(as_text=True)
+    # Core widgets come through the same hook, sorted by weight after the plugin's (weight 10).
+    assert page.index("example.widget") < page.index("core.org")
+
+
+def test_hook_crm_plugin_available(app, org, enable_plugin):
+    registry = app.extensions["crm"]
+    vetoed = make_branch("NOEX", "不可用分行")
+    assert registry.available("example", vetoed) is False
+    assert registry.available("example", org.b1) is True
+    enable_plugin(None, "example")  # globally on...
+    assert registry.state(vetoed.id)["example"] is False  # ...but the veto wins
+    assert registry.state(org.b1.id)["example"] is True
+    with pytest.raises(PluginSettingsError):
+        registry.set_enabled("example", vetoed.id, True, None)
+
+
+def test_hook_crm_customer_saved(app, org, enable_plugin):
+    registry = app.extensions["crm"]
+    plugin = registry.plugins["example"].obj
+    plugin.saved.clear()
+    customer = SimpleNamespace(id=42)
+    registry.hook_for_names("crm_customer_saved", frozenset())(customer=customer, is_new=True)
+    assert plugin.saved == []
+    registry.hook_for_names("crm_customer_saved", frozenset({"example"}))(customer=customer, is_new=True)
+    assert plugin.saved == [(42, True)]
+
+
+# ---------------------------------------------------------------- enablement at run time
+
+def test_disabled_plugin_answers_404_on_every_route_then_returns_without_restart(client, org, enable_plugin):
+    from tests.plugin_example.models import ExampleNote
+
+    app = client.app
+    db.session.add(ExampleNote(outlet_id=org.a.id, text="甲的第一条便签"))  # id 1, the id the routes are filled with
+    db.session.commit()
+    client.login("HA0001")
+    routes = plugin_routes(app, "example")
+    assert len(routes) == 5
+    for method, url, endpoint in routes:
+        resp = client.get(url) if method == "GET" else client.post(url, {"text": "x"})
+        assert resp.status_code == 404, (method, url)
+    enable_plugin(org.b1, "example")
+    statuses = {}
+    for method, url, endpoint in routes:
+        resp = client.get(url) if method == "GET" else client.post(url, {"text": "甲的便签"})
+        statuses[endpoint] = resp.status_code
+    assert statuses == {"example.index": 200, "example.note": 200, "example.panel": 200, "example.widget": 200,
+                        "example.add_note": 204}
+    enable_plugin(org.b1, "example", on=False)
+    assert client.get("/p/example/").status_code == 404
+    assert 'data-widget="example.widget"' not in client.get("/").get_data(as_text=True)
+
+
+def test_enablement_is_per_branch(client, new_client, org, enable_plugin):
+    enable_plugin(org.b1, "example")
+    client.login("HA0001")
+    assert client.get("/p/example/").status_code == 200
+    other = new_client()
+    other.login("HB0001")
+    assert other.get("/p/example/").status_code == 404
+    assert "/p/example/" not in other.get("/").get_data(as_text=True)
+
+
+def test_branch_row_overrides_global_row(app, org, enable_plugin):
+    registry = app.extensions["crm"]
+    enable_plugin(None, "example")
+    enable_plugin(org.b2, "example", on=False)
+    assert registry.state(org.b1.id)["example"] is True
+    assert registry.state(org.b2.id)["example"] is False
+    assert registry.state(None)["example"] is True
+
+
+def test_admin_toggle_page_switches_a_branch_with_htmx(client, org):
+    client.login("ADM001")
+    page = client.get("/admin/plugins").get_data(as_text=True)
+    assert "示例插件" in page and "甲分行" in page
+    resp = client.post("/admin/plugins/example/toggle", {"branch": str(org.b1.id), "enabled": "1"},
+                       headers={"HX-Request": "true"})
+    assert resp.status_code == 200
+    assert "crm:toast" in resp.headers["HX-Trigger"]
+    assert resp.headers["HX-Trigger"].isascii()
+    assert 'aria-pressed="true"' in resp.get_data(as_text=True)
+    assert client.app.extensions["crm"].state(org.b1.id)["example"] is True
+    row = db.session.execute(select(AuditLog).where(AuditLog.action == "plugin.toggled")).scalar_one()
+    assert row.detail == {"branch_id": org.b1.id, "enabled": True}
+
+
+def test_branch_admin_switches_only_own_branch(client, org):
+    client.login("BA0001")
+    page = client.get("/admin/plugins").get_data(as_text=True)
+    assert "甲分行" in page and CANARY_B not in page and "全行默认" not in page
+    assert client.post("/admin/plugins/example/toggle", {"branch": str(org.b2.id), "enabled": "1"}).status_code == 404
+    assert client.post("/admin/plugins/example/toggle", {"branch": "global", "enabled": "1"}).status_code == 404
+    assert client.post("/admin/plugins/example/toggle", {"branch": str(org.s1.id), "enabled": "1"}).status_code == 404
+    assert db.session.execute(select(BranchPlugin)).first() is None
+
+
+def test_toggle_of_unknown_plugin_is_404(client, org):
+    client.login("ADM001")
+    assert client.post("/admin/plugins/nope/toggle", {"branch": "global", "enabled": "1"}).status_code == 404
+
+
+# ---------------------------------------------------------------- settings
+
+def test_settings_resolve_branch_then_global_then_defaults(app, org):
+    registry = app.extensions["crm"]
+    assert registry.settings("example", org.b1.id) == {"greeting": "欢迎使用示例插件", "max_items": 5, "show_banner": True}
+    registry.set_settings("example", None, {"max_items": "8"}, None)
+    registry.set_settings("example", org.b1.id, {"greeting": "甲分行你好"}, None)
+    db.session.commit()
+    assert registry.settings("example", org.b1.id) == {"greeting": "甲分行你好", "max_items": 8, "show_banner": True}
+    assert registry.settings("example", org.b2.id) == {"greeting": "欢迎使用示例插件", "max_items": 8, "show_banner": True}
+
+
+def test_unknown_setting_key_rejected(app, org):
+    registry = app.extensions["crm"]
+    with pytest.raises(PluginSettingsError, match="未知的设置项"):
+        registry.set_settings("example", org.b1.id, {"max_itemz": 3}, None)
+    with pytest.raises(PluginSettingsError):
+        registry.set_settings("example", org.b1.id, {"max_items": "很多"}, None)
+
+
+def test_unknown_key_already_stored_is_an_error(app, org):
+    db.session.add(BranchPlugin(branch_id=org.b1.id, plugin="example", enabled=True, settings={"colour": "red"}))
+    db.session.commit()
+    with pytest.raises(PluginSettingsError, match="colour"):
+        app.extensions["crm"].settings("example", org.b1.id)
+
+
+def test_settings_page_saves_and_reports_bad_values(client, org):
+    client.login("ADM001")
+    url = f"/admin/plugins/example/settings?branch={org.b1.id}"
+    assert "greeting" in client.get(url).get_data(as_text=True)
+    bad = client.post("/admin/plugins/example/settings",
+                      {"branch": str(org.b1.id), "set_greeting": "你好", "set_max_items": "十"})
+    assert bad.status_code == 422 and "无效" in bad.get_data(as_text=True)
+    ok = client.post("/admin/plugins/example/settings",
+                     {"branch": str(org.b1.id), "set_greeting": "你好", "set_max_items": "9"})
+    assert ok.status_code == 302
+    assert client.app.extensions["crm"].settings("example", org.b1.id) == {
+        "greeting": "你好", "max_items": 9, "show_banner": False}
+
+
+# ---------------------------------------------------------------- start-up checks
+
+def test_check_pending_catches_a_misspelled_hook(tmp_path, schema_template, monkeypatch):
+    import sys
+    import types
+
+    module = types.ModuleType("crm_test_misspelled")
+
+    class Misspelled:
+        name = "misspelled"
+
+        @hookimpl
+        def crm_nav_itemz(self, user, branch):
+            return []
+
+    module.plugin = Misspelled()
+    monkeypatch.setitem(sys.modules, "crm_test_misspelled", module)
+    with pytest.raises(pluggy.PluginValidationError, match="crm_nav_itemz"):
+        create_app(base_config(tmp_path, "sqlite://", CRM_PLUGINS="crm_test_misspelled"))
+
+
+def test_plugin_permission_outside_its_namespace_refused(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from crm.contrib import Permission
+
+    module = types.ModuleType("crm_test_badperm")
+
+    class BadPerm:
+        name = "badperm"
+
+        @hookimpl
+        def crm_register_permissions(self):
+            return [Permission("users.manage", "偷权限", posts=("lobby_manager",))]
+
+    module.plugin = BadPerm()
+    monkeypatch.setitem(sys.modules, "crm_test_badperm", module)
+    with pytest.raises(RuntimeError, match="must start with 'badperm.'"):
+        create_app(base_config(tmp_path, "sqlite://", CRM_PLUGINS="crm_test_badperm"))
+
+
+def test_builtin_plugins_are_discovered_by_default(tmp_path):
+    app = create_app(base_config(tmp_path, "sqlite://", CRM_PLUGINS=None))
+    builtin = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").exists())
+    assert sorted(app.extensions["crm"].plugins) == builtin
+
+
+def test_every_plugin_table_is_prefixed_with_its_name(app):
+    registry = app.extensions["crm"]
+    for name, info in registry.plugins.items():
+        package = type(info.obj).__module__.rsplit(".", 1)[0]
+        for mapper in db.Model.registry.mappers:
+            if mapper.class_.__module__.startswith(package + "."):
+                assert mapper.local_table.name.startswith(name + "_"), mapper.local_table.name
+
+
+def test_plugins_read_customers_only_through_scoped_helpers():
+    """Plugin code never queries Customer directly: scope is default-deny (design §3.3)."""
+    offenders = []
+    for path in [*(ROOT / "plugins").rglob("*.py"), *(ROOT / "tests" / "plugin_example").rglob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"Customer\.query|select\(\s*Customer\b|session\.get\(\s*Customer\b|query\(\s*Customer\b", text):
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_plugin_object_reads_through_scope(client, org, enable_plugin):
+    from crm.models import User
+    from tests.plugin_example.models import ExampleNote
+
+    db.session.add_all([ExampleNote(outlet_id=org.a.id, text="甲"), ExampleNote(outlet_id=org.b.id, text=CANARY_B)])
+    db.session.commit()
+    enable_plugin(org.b1, "example")
+    client.login("HA0001")
+    other_note = db.session.execute(select(ExampleNote).where(ExampleNote.outlet_id == org.b.id)).scalar_one()
+    resp = client.get(f"/p/example/notes/{other_note.id}")
+    assert resp.status_code == 404 and CANARY_B not in resp.get_data(as_text=True)
+    with client.app.test_request_context():
+        from flask_login import login_user
+
+        login_user(db.session.get(User, org.head_a.id))
+        texts = [n.text for n in client.app.extensions["crm"].plugins["example"].obj.visible_notes()]
+    assert texts == ["甲"]
+
+
+def test_plugins_cli_lists_states(runner, org, enable_plugin):
+    enable_plugin(org.b1, "example")
+    result = runner.invoke(args=["plugins"])
+    assert result.exit_code == 0
+    line = next(line for line in result.output.splitlines() if line.startswith("example"))
+    assert line.split()[3:] == ["off", "on", "off"]  # global, B1, B2
