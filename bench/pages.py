@@ -31,6 +31,7 @@ RUNS = 3
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 USER_ROWS = re.compile(r'<tbody id="user-rows">(.*?)</tbody>', re.S)
 USER_LINK = re.compile(r'href="/users/(\d+)"')
+LONG_COLUMNS = re.compile(r"SELECT (?:(?!SELECT | FROM ).){60,}? FROM")  # shortened in --show-sql
 WIDGET_URL = re.compile(r'data-widget="[^"]*">.*?hx-get="([^"]+)"', re.S)
 
 REFERENCE = """<!doctype html>
@@ -202,12 +203,15 @@ def main() -> None:
         for url in ("/", *widgets, "/users"):
             sql[url] = count_sql(engine, lambda u=url: fetch(client, u, htmx if u in widgets else None))
 
-        results = []
-        for name, view, _urls, _goal in cases:
-            size = view()
+        sizes = [view() for _, view, _, _ in cases]
+        for _, view, _, _ in cases:
             rate(view, min(1.0, args.seconds))  # warm-up: templates compiled, caches and pools filled
-            runs = [rate(view, args.seconds) for _ in range(RUNS)]
-            results.append((name, statistics.median(runs), size))
+        # Rounds interleave the cases, so a burst of load on the machine hits all of them alike.
+        runs: list[list[float]] = [[] for _ in cases]
+        for _ in range(RUNS):
+            for i, (_, view, _, _) in enumerate(cases):
+                runs[i].append(rate(view, args.seconds))
+        results = [(name, statistics.median(r), size) for (name, *_), r, size in zip(cases, runs, sizes, strict=True)]
 
         base = results[0][1]
         print()
@@ -222,8 +226,8 @@ def main() -> None:
         if args.show_sql:
             for url, (_, statements) in sql.items():
                 print(f"\n-- {url}")
-                for s in statements:
-                    print("   " + (s if len(s) <= 200 else s[:197] + "..."))
+                for statement in statements:
+                    print("   " + LONG_COLUMNS.sub("SELECT … FROM", statement))
         if dialect != "sqlite":
             with app.app_context():
                 db.drop_all()

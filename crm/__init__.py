@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @migrate.configure
     def _plugin_migrations(alembic_config):  # one Alembic branch per plugin (design §4)
         core = str(Path(__file__).parent / "migrations" / "versions")
-        alembic_config.set_main_option("version_locations", " ".join([core, *registry.migration_dirs]))
+        alembic_config.set_main_option("path_separator", "os")
+        alembic_config.set_main_option("version_locations", os.pathsep.join([core, *registry.migration_dirs]))
         return alembic_config
 
     return app

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, current_app, g, has_request_context
+from flask import abort, current_app, has_request_context
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import false, or_, select, true
@@ -20,17 +20,17 @@ from crm.roles import BRANCH_POSTS, OUTLET_POSTS, POSTS, SCOPE_ALL, SCOPE_BRANCH
 # ---------------------------------------------------------------- permissions
 
 CORE_PERMISSIONS: tuple[Permission, ...] = (
-    Permission("org.view", str(_l("查看机构")), posts=(
+    Permission("org.view", _l("查看机构"), posts=(
         "admin", "branch_admin", "branch_head", "marketing", "sub_branch_president", "retail_vp",
         "product_manager", "outlet_head", "outlet_deputy", "supervisor")),
-    Permission("org.manage", str(_l("维护机构")), posts=("admin", "branch_admin")),
-    Permission("users.view", str(_l("查看员工")), posts=(
+    Permission("org.manage", _l("维护机构"), posts=("admin", "branch_admin")),
+    Permission("users.view", _l("查看员工"), posts=(
         "admin", "branch_admin", "branch_head", "sub_branch_president", "retail_vp",
         "outlet_head", "outlet_deputy", "supervisor")),
     # the outlet head creates the accounts of the outlet's staff.
-    Permission("users.manage", str(_l("维护员工账号")), posts=("admin", "branch_admin", "outlet_head")),
-    Permission("audit.view", str(_l("查看审计日志")), posts=("admin", "branch_admin")),
-    Permission("plugins.manage", str(_l("启用/停用插件")), posts=("admin", "branch_admin")),
+    Permission("users.manage", _l("维护员工账号"), posts=("admin", "branch_admin", "outlet_head")),
+    Permission("audit.view", _l("查看审计日志"), posts=("admin", "branch_admin")),
+    Permission("plugins.manage", _l("启用/停用插件"), posts=("admin", "branch_admin")),
 )
 
 
@@ -231,15 +231,9 @@ def current_scope_label() -> str:
         return ""
     scope = current_user.scope
     if scope == SCOPE_ALL:
-        return str(_l("全行"))
+        return _l("全行")
     if scope == SCOPE_BRANCH and current_user.branch:
         return current_user.branch.name
     if current_user.outlet:
         return current_user.outlet.name
     return ""
-
-
-def request_cache() -> dict:
-    if "crm_cache" not in g:
-        g.crm_cache = {}
-    return g.crm_cache

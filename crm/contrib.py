@@ -45,7 +45,7 @@ class Permission:
     """A permission a plugin adds. `posts` get it by default; names are namespaced `<plugin>.<verb>`."""
 
     name: str
-    label: str
+    label: Any  # str or a lazy translation
     posts: tuple[str, ...] = ()
 
 

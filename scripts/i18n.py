@@ -259,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         template = _read_po(pot_path(REPO_ROOT))
         problems = catalog_problems(template, _read_po(po_path(REPO_ROOT), LOCALE))
         total = sum(1 for message in template if message.id)
-        print(f"{total} messages; {len(problems)} still to translate in {_rel(po_path(REPO_ROOT), REPO_ROOT)}")
+        _print(problems)
+        print(f"{total} messages; {len(problems)} need translating in {_rel(po_path(REPO_ROOT), REPO_ROOT)}")
         return 0
     total, problems = _check(REPO_ROOT)
     if problems:

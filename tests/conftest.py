@@ -21,7 +21,7 @@ from crm.extensions import db
 PG_URL = os.environ.get("CRM_TEST_DATABASE_URL")
 PASSWORD = "Kaihu-2026x"  # strong enough for the password policy; used by every factory user
 TEST_PLUGINS = "tests.plugin_example"
-CSRF_RE = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+CSRF_RE = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"|&#34;X-CSRFToken&#34;: &#34;([^&]+)&#34;')
 
 
 def base_config(tmp_path: Path, url: str, **extra: Any) -> dict[str, Any]:

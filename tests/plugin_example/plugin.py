@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import Blueprint, current_app, render_template_string, request, url_for
+from flask import Blueprint, abort, current_app, render_template_string, request, url_for
 from flask_login import current_user
 
 from crm import hookimpl
@@ -49,6 +49,8 @@ def widget():
 @bp.route("/notes", methods=["POST"])
 @policy(permission="example.use")
 def add_note():
+    if current_user.outlet_id is None:
+        abort(400)  # notes belong to an outlet
     db.session.add(ExampleNote(outlet_id=current_user.outlet_id, text=request.form.get("text", "")[:200]))
     db.session.commit()
     return "", 204
