@@ -119,11 +119,12 @@ def run_checks(echo=print) -> int:
         return failed + 3
     migrate: Migrate = app.extensions["migrate"]
     config = migrate.migrate.get_config(migrate.directory)
-    heads = set(ScriptDirectory.from_config(config).get_heads())
+    script = ScriptDirectory.from_config(config)
     with db.engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
-    report(current == heads, "数据库结构",
-           "已是最新" if current == heads else f"需要升级（运行 crm init-db）：当前 {sorted(current)}，最新 {sorted(heads)}")
+    missing = set(script.get_heads()) - _applied(script, current)
+    report(not missing, "数据库结构",
+           "已是最新" if not missing else f"需要升级（运行 crm init-db）：未应用 {', '.join(sorted(missing))}")
     fonts = _cjk_fonts()
     report(bool(fonts), "PDF 中文字体", fonts[0] if fonts else "未安装中文字体（Debian: apt-get install fonts-noto-cjk）")
     secret_from_env = bool(os.environ.get("CRM_SECRET_KEY"))
@@ -131,6 +132,20 @@ def run_checks(echo=print) -> int:
     report(secret_from_env or env != "production", "密钥",
            "CRM_SECRET_KEY 已设置" if secret_from_env else f"{env} 模式使用实例目录中生成的密钥")
     return failed
+
+
+def _applied(script, current: set[str]) -> set[str]:
+    """Every revision the database has reached: its heads and all they rest on (down revisions and
+    depends_on, so a plugin branch that depends on core counts core as applied)."""
+    seen: set[str] = set()
+    todo = list(current)
+    while todo:
+        rev = script.get_revision(todo.pop())
+        if rev is None or rev.revision in seen:
+            continue
+        seen.add(rev.revision)
+        todo.extend(rev._all_down_revisions)
+    return seen
 
 
 def _cjk_fonts() -> list[str]:

@@ -33,8 +33,13 @@ def fresh_url(tmp_path):
 
 
 def test_upgrade_heads_matches_the_models(tmp_path, fresh_url):
+    from crm.cli import run_checks
+
     app = create_app(base_config(tmp_path, fresh_url))
     with app.app_context():
+        before: list[str] = []
+        run_checks(echo=before.append)
+        assert any("需要升级" in line for line in before)
         upgrade_database()
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
@@ -42,11 +47,10 @@ def test_upgrade_heads_matches_the_models(tmp_path, fresh_url):
         assert diff == []
         # The example branch depends on core, so Alembic records core as reached through it.
         assert "0001_example" in heads and heads <= {"0001_core", "0001_example"}
-        from crm.cli import run_checks
-
         lines = []
         run_checks(echo=lines.append)
         assert any("数据库结构: 已是最新" in line for line in lines)
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -61,4 +65,5 @@ def test_migrated_audit_log_is_append_only(tmp_path, fresh_url):
             with pytest.raises(Exception, match="append-only"):
                 with db.engine.begin() as conn:
                     conn.execute(text(sql))
+        db.session.remove()
         db.engine.dispose()

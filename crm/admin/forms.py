@@ -1,4 +1,5 @@
-"""Organisation forms."""
+"""Organisation forms. Parent nodes are not checked against the offered choices here: a forged id reaches the
+service, which refuses it with a message that says why (请选择您管辖范围内的…)."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -12,7 +13,7 @@ class BranchForm(FlaskForm):
     code = StringField(_l("机构编码"), validators=[DataRequired(_l("请输入机构编码")), CODE])
     name = StringField(_l("机构名称"), validators=[DataRequired(_l("请输入机构名称")), Length(max=100)])
     level = SelectField(_l("层级"), validators=[DataRequired()])
-    parent_id = SelectField(_l("上级机构"), coerce=str, validators=[Optional()])
+    parent_id = SelectField(_l("上级机构"), coerce=str, validators=[Optional()], validate_choice=False)
     president_name = StringField(_l("行长姓名"), validators=[Optional(), Length(max=50)],
                                  description=_l("支行行长（如宝贝银行家实习证明的签发人）"))
     active = BooleanField(_l("启用"), default=True)
@@ -27,7 +28,8 @@ def _count(label):
 class OutletForm(FlaskForm):
     code = StringField(_l("网点编码"), validators=[DataRequired(_l("请输入网点编码")), CODE])
     name = StringField(_l("网点名称"), validators=[DataRequired(_l("请输入网点名称")), Length(max=100)])
-    branch_id = SelectField(_l("所属支行"), coerce=str, validators=[DataRequired(_l("请选择所属机构"))])
+    branch_id = SelectField(_l("所属支行"), coerce=str, validators=[DataRequired(_l("请选择所属机构"))],
+                            validate_choice=False)
     outlet_type = SelectField(_l("网点类型"), validators=[DataRequired()])
     address = StringField(_l("地址"), validators=[Optional(), Length(max=200)])
     phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=30)])

@@ -63,8 +63,8 @@ def index():
     status = request.args.get("status") or "active"
     stmt = scoped(User).options(selectinload(User.outlet), selectinload(User.branch))
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(User.name.like(like), User.login.like(like), User.staff_no.like(like)))
+        # autoescape: a typed % or _ is matched literally, not as a LIKE wildcard that lists everyone.
+        stmt = stmt.where(or_(*(col.contains(q, autoescape=True) for col in (User.name, User.login, User.staff_no))))
     if post in POST_BY_CODE:
         stmt = stmt.where(User.post == post)
     if outlet_id:
