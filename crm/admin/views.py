@@ -86,7 +86,8 @@ def branch_form(branch_id: int | None = None):
             form.parent_id.data = str(branch.parent_id or "")
             form.version.data = str(branch.version)
         else:
-            form.level.data = "sub_branch"
+            level = request.args.get("level", "")
+            form.level.data = level if level in BRANCH_LEVELS else "sub_branch"
             form.parent_id.data = request.args.get("parent", "")
     general: list[str] = []
     if form.validate_on_submit():
