@@ -111,6 +111,9 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
     cfg.setdefault("SESSION_COOKIE_HTTPONLY", True)
     cfg.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     cfg.setdefault("SESSION_COOKIE_NAME", "crm_session")
+    # Idle and absolute timeouts are enforced server-side (user_session), so the cookie need not be re-signed
+    # on every request.
+    cfg.setdefault("SESSION_REFRESH_EACH_REQUEST", False)
     cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session, which has its own timeouts
     cfg.setdefault("WTF_CSRF_HEADERS", ["X-CSRFToken"])
     cfg.setdefault("BABEL_TRANSLATION_DIRECTORIES", os.path.join(os.path.dirname(__file__), "translations"))

@@ -23,12 +23,15 @@ def cursor_arg(raw: str | None) -> int | None:
     return None
 
 
-def by_id(stmt: Select, id_column: Any, *, after: int | None, size: int = 50, descending: bool = False) -> Page:
-    """Page over a monotonically increasing id (newest first when `descending`). No COUNT query."""
+def by_id(stmt: Select, id_column: Any, *, after: int | None, size: int = 50, descending: bool = False,
+          rows: bool = False) -> Page:
+    """Page over a monotonically increasing id (newest first when `descending`). No COUNT query.
+    `rows=True` returns column rows (for lists that select only what they show) instead of ORM objects."""
     if after is not None:
         stmt = stmt.where(id_column < after if descending else id_column > after)
     stmt = stmt.order_by(id_column.desc() if descending else id_column).limit(size + 1)
-    rows = list(db.session.execute(stmt).scalars())
-    more = len(rows) > size
-    rows = rows[:size]
-    return Page(rows, rows[-1].id if more and rows else None)
+    result = db.session.execute(stmt)
+    found = list(result if rows else result.scalars())
+    more = len(found) > size
+    found = found[:size]
+    return Page(found, found[-1].id if more and found else None)

@@ -166,6 +166,8 @@ class PluginRegistry:
     # ------------------------------------------------------------ per-branch state
 
     def _rows(self, branch_id: int | None) -> dict[tuple[int | None, str], BranchPlugin]:
+        if not self.plugins:
+            return {}  # core alone: nothing to look up
         stmt = select(BranchPlugin).where(
             BranchPlugin.branch_id.is_(None) if branch_id is None
             else (BranchPlugin.branch_id.is_(None)) | (BranchPlugin.branch_id == branch_id)
@@ -175,7 +177,7 @@ class PluginRegistry:
     def state(self, branch_id: int | None) -> dict[str, bool]:
         """Enabled flag of every installed plugin for a 分行 (None: the global defaults)."""
         rows = self._rows(branch_id)
-        branch = db.session.get(Branch, branch_id) if branch_id is not None else None
+        branch = None
         result = {}
         for name, info in self.plugins.items():
             own = rows.get((branch_id, name)) if branch_id is not None else None
@@ -186,8 +188,14 @@ class PluginRegistry:
                 enabled = glob.enabled
             else:
                 enabled = info.default_enabled
-            result[name] = enabled and self.available(name, branch)
+            if enabled and self.has_vetoes and branch is None and branch_id is not None:
+                branch = db.session.get(Branch, branch_id)  # loaded only when a veto has to be asked
+            result[name] = enabled and (not self.has_vetoes or self.available(name, branch))
         return result
+
+    @property
+    def has_vetoes(self) -> bool:
+        return bool(self.pm.hook.crm_plugin_available.get_hookimpls())
 
     def available(self, plugin_name: str, branch: Branch | None) -> bool:
         """Design §3.1: a plugin is available unless some plugin vetoes it (any False wins)."""

@@ -66,8 +66,10 @@ def claim_rank(post: str) -> int | None:
 
 
 def post_label(code: str | None) -> str:
+    from crm.i18n import label
+
     post = POST_BY_CODE.get(code or "")
-    return str(post.label) if post else (code or "")
+    return label(post.label) if post else (code or "")
 
 
 @dataclass(frozen=True)
@@ -107,8 +109,10 @@ def grade_allowed(post: str, grade: str | None) -> bool:
 
 
 def grade_label(code: str | None) -> str:
+    from crm.i18n import label
+
     g = GRADE_BY_CODE.get(code or "")
-    return str(g.label) if g else ""
+    return label(g.label) if g else ""
 
 
 def probation_end(grade: str | None, effective_from: date | None) -> date | None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import current_app, session
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm.extensions import db
@@ -121,8 +122,19 @@ def load_session_user(user_id: str) -> User | None:
     token = session.get("sid")
     if not token:
         return None
-    row = db.session.execute(select(UserSession).where(UserSession.token == token)).scalar_one_or_none()
-    if row is None or row.ended_at is not None or str(row.user_id) != str(user_id):
+    # One query for the session, its user, and the user's outlet and branch (needed on every page).
+    found = db.session.execute(
+        select(UserSession.id, UserSession.user_id, UserSession.created_at, UserSession.last_seen_at,
+               UserSession.ended_at, User)
+        .join(User, User.id == UserSession.user_id)
+        .outerjoin(User.outlet).outerjoin(User.branch)
+        .options(contains_eager(User.outlet), contains_eager(User.branch))
+        .where(UserSession.token == token)
+    ).first()
+    if found is None:
+        return None
+    row, user = found, found.User
+    if row.ended_at is not None or str(row.user_id) != str(user_id):
         return None
     now = utcnow()
     idle, absolute = session_limits()
@@ -131,8 +143,7 @@ def load_session_user(user_id: str) -> User | None:
         db.session.commit()
         session["expired"] = True
         return None
-    user = db.session.get(User, row.user_id)
-    if user is None or not user.active:
+    if not user.active:
         return None
     if now - row.last_seen_at > timedelta(seconds=60):  # touch at most once a minute: no write per request
         db.session.execute(update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
