@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC
+
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -10,9 +13,12 @@ from sqlalchemy import or_, select
 
 from crm.access import assignable_posts, get_or_404, may_manage, policy, scoped
 from crm.extensions import db
+from crm.i18n import label
+from crm.masking import mask_login
 from crm.models import AuditLog, Branch, Outlet, User, UserSession
 from crm.pagination import by_id, cursor_arg
 from crm.roles import GRADES, POST_BY_CODE, POSTS
+from crm.timeutil import local_tz
 from crm.users import services
 from crm.users.forms import UserForm
 from crm.web import toast
@@ -53,6 +59,34 @@ def _apply_errors(form: UserForm, errors: dict[str, str]) -> list[str]:
     return general
 
 
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: int
+    name: str
+    login: str  # masked when it is an ID number
+    post: str
+    grade: str
+    unit: str
+    active: bool
+    must_change_password: bool
+    last_login: str
+
+
+def _display_rows(rows) -> list[UserRow]:
+    """Rows ready to print: labels translated, logins masked, times local — so the template only writes them."""
+    posts = {p.code: label(p.label) for p in POSTS}
+    grades = {g.code: label(g.label) for g in GRADES}
+    whole_bank = _("全行")
+    zone = local_tz()
+    return [
+        UserRow(r.id, r.name, mask_login(r.login), posts.get(r.post, r.post), grades.get(r.grade, ""),
+                r.outlet_name or r.branch_name or whole_bank, r.active, r.must_change_password,
+                r.last_login_at.replace(tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+                if r.last_login_at else "")
+        for r in rows
+    ]
+
+
 @bp.route("")
 @policy(permission="users.view")
 def index():
@@ -77,6 +111,7 @@ def index():
     if status in ("active", "disabled"):
         stmt = stmt.where(User.active.is_(status == "active"))
     page = by_id(stmt, User.id, after=cursor_arg(request.args.get("after")), rows=True)
+    page.rows = _display_rows(page.rows)
     ctx = dict(page=page, q=q, post=post, outlet_id=outlet_id, status=status)
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") in ("user-rows", "more-users"):
         return render_block("users/list.html", "rows", **ctx)
