@@ -17,7 +17,7 @@ from crm.i18n import label
 from crm.masking import mask_login
 from crm.models import AuditLog, Branch, Outlet, User, UserSession
 from crm.pagination import by_id, cursor_arg
-from crm.roles import GRADES, POST_BY_CODE, POSTS
+from crm.roles import AT_BRANCH, GRADES, POST_BY_CODE, POSTS
 from crm.timeutil import local_tz
 from crm.users import services
 from crm.users.forms import UserForm
@@ -28,12 +28,14 @@ bp = Blueprint("users", __name__, url_prefix="/users")
 
 def _fill_choices(form: UserForm) -> None:
     posts = assignable_posts(current_user) or (current_user.post,)
-    form.post.choices = [(p, str(POST_BY_CODE[p].label)) for p in posts]
+    form.post.choices = [("", _("请选择岗位"))] + [(p, label(POST_BY_CODE[p].label)) for p in posts]
+    # Branch-level posts are the only reason to pick a branch node; an outlet head never sees that field.
+    form.show_branch = any(POST_BY_CODE[p].at == AT_BRANCH for p in posts)
     outlets = db.session.execute(scoped(Outlet).where(Outlet.active).order_by(Outlet.code)).scalars()
     form.outlet_id.choices = [("", "—")] + [(str(o.id), f"{o.code} {o.name}") for o in outlets]
     branches = db.session.execute(scoped(Branch).order_by(Branch.path)).scalars()
     form.branch_id.choices = [("", "—")] + [(str(b.id), f"{b.name}（{b.level_label}）") for b in branches]
-    form.grade.choices = [("", "—")] + [(g.code, str(g.label)) for g in GRADES]
+    form.grade.choices = [("", "—")] + [(g.code, label(g.label)) for g in GRADES]
 
 
 def _int_or_none(value: str | None) -> int | None:
