@@ -173,7 +173,7 @@ def test_disabled_plugin_answers_404_on_every_route_then_returns_without_restart
     client.login("HA0001")
     routes = plugin_routes(app, "example")
     assert len(routes) == 5
-    for method, url, endpoint in routes:
+    for method, url, _endpoint in routes:
         resp = client.get(url) if method == "GET" else client.post(url, {"text": "x"})
         assert resp.status_code == 404, (method, url)
     enable_plugin(org.b1, "example")
