@@ -30,9 +30,14 @@ with tempfile.TemporaryDirectory(prefix="crm-cold-") as d:
 """
 
 
+PLUGINS: str | None = None  # --plugins: a CRM_PLUGINS value; default every built-in plugin
+
+
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("CRM_PLUGINS", None)  # default: every installed plugin
+    if PLUGINS is not None:
+        env["CRM_PLUGINS"] = PLUGINS
     env.pop("PYTHONPROFILEIMPORTTIME", None)
     return env
 
@@ -77,7 +82,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per measurement (default 5)")
     parser.add_argument("--top", type=int, default=10, help="slowest top-level imports to list (default 10)")
+    parser.add_argument("--plugins", help="CRM_PLUGINS for the measured app, e.g. tests.plugin_example "
+                                          "(default: all built-in plugins)")
     args = parser.parse_args()
+    global PLUGINS
+    PLUGINS = args.plugins
 
     walls, imports, creates, totals = [], [], [], []
     info: dict = {}

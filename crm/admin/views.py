@@ -15,6 +15,7 @@ from crm.access import get_or_404, policy, scoped
 from crm.admin import services
 from crm.admin.forms import BranchForm, OutletForm
 from crm.extensions import db
+from crm.forms import apply_errors
 from crm.models import AuditLog, Branch, Outlet, User
 from crm.models.org import BRANCH_LEVELS, OUTLET_TYPES
 from crm.pagination import by_id, cursor_arg
@@ -28,16 +29,6 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 12 else None
-
-
-def _apply_errors(form, errors: dict[str, str]) -> list[str]:
-    general = []
-    for field, message in errors.items():
-        if field in form._fields:
-            form._fields[field].errors = [*form._fields[field].errors, message]
-        else:
-            general.append(message)
-    return general
 
 
 # ---------------------------------------------------------------- organisation
@@ -95,7 +86,7 @@ def branch_form(branch_id: int | None = None):
             saved = services.save_branch(current_user, branch, _branch_values(form), _int(form.version.data))
         except services.OrgError as exc:
             db.session.rollback()
-            general = _apply_errors(form, exc.errors)
+            general = apply_errors(form, exc.errors)
         else:
             toast(_("机构“%(name)s”已保存", name=saved.name))
             return redirect(url_for("admin.org"))
@@ -131,7 +122,7 @@ def outlet_form(outlet_id: int | None = None):
             saved = services.save_outlet(current_user, outlet, values, _int(form.version.data))
         except services.OrgError as exc:
             db.session.rollback()
-            general = _apply_errors(form, exc.errors)
+            general = apply_errors(form, exc.errors)
         else:
             toast(_("网点“%(name)s”已保存", name=saved.name))
             return redirect(url_for("admin.org"))

@@ -13,6 +13,7 @@ from sqlalchemy import or_, select
 
 from crm.access import assignable_posts, get_or_404, may_manage, policy, scoped
 from crm.extensions import db
+from crm.forms import apply_errors
 from crm.i18n import label
 from crm.masking import mask_login
 from crm.models import AuditLog, Branch, Outlet, User, UserSession
@@ -49,16 +50,6 @@ def _data(form: UserForm, login: str) -> services.AccountData:
         outlet_id=_int_or_none(form.outlet_id.data), branch_id=_int_or_none(form.branch_id.data),
         grade=form.grade.data or None, grade_effective_from=form.grade_effective_from.data,
     )
-
-
-def _apply_errors(form: UserForm, errors: dict[str, str]) -> list[str]:
-    general = []
-    for field, message in errors.items():
-        if field in form._fields:
-            form._fields[field].errors = [*form._fields[field].errors, message]
-        else:
-            general.append(message)
-    return general
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +126,7 @@ def create():
         try:
             user, password = services.create(current_user, _data(form, form.login.data))
         except services.AccountError as exc:
-            general = _apply_errors(form, exc.errors)
+            general = apply_errors(form, exc.errors)
         else:
             # The one-time password is shown here once; it is not stored anywhere in clear.
             return render_template("users/created.html", user=user, password=password)
@@ -168,7 +159,7 @@ def detail(user_id: int):
                 services.update(current_user, user, _data(form, user.login), _int_or_none(form.version.data) or -1)
             except services.AccountError as exc:
                 db.session.rollback()
-                general = _apply_errors(form, exc.errors)
+                general = apply_errors(form, exc.errors)
                 status = 409 if "_" in exc.errors else 422
             else:
                 toast(_("已保存"))
