@@ -251,7 +251,10 @@ class PluginRegistry:
                 if unknown:
                     raise PluginSettingsError(f"{plugin_name}: unknown setting(s) {', '.join(sorted(unknown))}")
                 resolved.update(row.settings)
-        return resolved
+        defaults = info.default_branch_settings
+        # JSON keeps Decimals as strings: hand them back as Decimals, like the defaults.
+        return {k: Decimal(v) if isinstance(defaults.get(k), Decimal) and isinstance(v, str) else v
+                for k, v in resolved.items()}
 
     def set_settings(self, plugin_name: str, branch_id: int | None, values: dict[str, Any],
                      actor_id: int | None) -> dict[str, Any]:
@@ -308,11 +311,17 @@ def coerce_setting(key: str, default: Any, raw: Any) -> Any:
         if isinstance(default, bool):
             if isinstance(raw, bool):
                 return raw
-            return str(raw).strip().lower() in ("1", "true", "on", "yes", "是")
+            text = str(raw).strip().lower()
+            if text not in ("1", "true", "on", "yes", "是", "0", "false", "off", "no", "否", ""):
+                raise ValueError(text)
+            return text in ("1", "true", "on", "yes", "是")
         if isinstance(default, int):
             return int(str(raw).strip())
         if isinstance(default, Decimal | float):
-            return str(Decimal(str(raw).strip().replace(",", "")))
+            value = Decimal(str(raw).strip().replace(",", ""))
+            if not value.is_finite():
+                raise InvalidOperation
+            return str(value)  # stored as text in JSON: exact, never a float
         if isinstance(default, list | dict):
             if not isinstance(raw, type(default)):
                 raise PluginSettingsError(f"设置项 {key} 的格式不正确")

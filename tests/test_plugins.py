@@ -370,3 +370,16 @@ def test_plugins_cli_lists_states(runner, org, enable_plugin):
     assert result.exit_code == 0
     line = next(line for line in result.output.splitlines() if line.startswith("example"))
     assert line.split()[3:] == ["off", "on", "off"]  # global, B1, B2
+
+
+def test_setting_values_take_the_default_type(app):
+    from decimal import Decimal
+
+    from crm.plugins import coerce_setting
+
+    assert coerce_setting("cap", Decimal("50000"), "1,200.50") == "1200.50"
+    assert coerce_setting("n", 5, " 7 ") == 7
+    assert coerce_setting("on", True, "off") is False
+    for bad in (("cap", Decimal("1"), "NaN"), ("cap", Decimal("1"), "很多"), ("on", True, "maybe")):
+        with pytest.raises(PluginSettingsError):
+            coerce_setting(*bad)
