@@ -215,15 +215,27 @@ class PluginRegistry:
             return frozenset()
         return self.enabled_names(user.root_branch_id)
 
-    def set_enabled(self, plugin_name: str, branch_id: int | None, enabled: bool, actor_id: int | None) -> None:
+    def set_enabled(self, plugin_name: str, branch_id: int | None, enabled: bool | None, actor_id: int | None) -> None:
+        """Switch a plugin for a 分行 (or globally). `None` makes the 分行 follow the global row again."""
         if plugin_name not in self.plugins:
             raise KeyError(plugin_name)
+        if enabled is None and branch_id is None:
+            raise PluginSettingsError("全行默认必须明确启用或停用")
         if enabled and branch_id is not None and not self.available(plugin_name, db.session.get(Branch, branch_id)):
             raise PluginSettingsError("该插件对此分行不可用")
         row = self._row(plugin_name, branch_id)
         row.enabled = enabled
         row.updated_by_id = actor_id
-        g.pop("crm_enabled", None) if has_request_context() else None
+        if has_request_context():
+            g.pop("crm_enabled", None)
+
+    def explicit(self, branch_ids: list[int]) -> dict[tuple[str, int], bool]:
+        """(plugin, 分行) pairs that have their own switch rather than following the global row."""
+        if not branch_ids:
+            return {}
+        rows = db.session.execute(select(BranchPlugin.plugin, BranchPlugin.branch_id, BranchPlugin.enabled).where(
+            BranchPlugin.branch_id.in_(branch_ids), BranchPlugin.enabled.is_not(None))).all()
+        return {(r.plugin, r.branch_id): r.enabled for r in rows}
 
     def _row(self, plugin_name: str, branch_id: int | None) -> BranchPlugin:
         row = db.session.execute(

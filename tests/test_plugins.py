@@ -383,3 +383,19 @@ def test_setting_values_take_the_default_type(app):
     for bad in (("cap", Decimal("1"), "NaN"), ("cap", Decimal("1"), "很多"), ("on", True, "maybe")):
         with pytest.raises(PluginSettingsError):
             coerce_setting(*bad)
+
+
+def test_branch_can_go_back_to_following_the_global_default(client, org, enable_plugin):
+    registry = client.app.extensions["crm"]
+    client.login("ADM001")
+    assert "沿用全行默认" in client.get("/admin/plugins").get_data(as_text=True)
+    client.post("/admin/plugins/example/toggle", {"branch": "global", "enabled": "1"})
+    client.post("/admin/plugins/example/toggle", {"branch": str(org.b1.id), "enabled": "0"})
+    assert registry.state(org.b1.id)["example"] is False
+    page = client.post("/admin/plugins/example/toggle", {"branch": str(org.b1.id), "enabled": "inherit"},
+                       headers={"HX-Request": "true"})
+    assert registry.state(org.b1.id)["example"] is True  # follows the global "on" again
+    assert "恢复为沿用全行默认" in page.headers["HX-Trigger"].encode().decode("unicode_escape")
+    assert client.post("/admin/plugins/example/toggle", {"branch": "global", "enabled": "inherit"}).status_code == 302
+    assert registry.state(None)["example"] is True  # the global row cannot "inherit"
+    assert client.post("/admin/plugins/example/toggle", {"branch": "global", "enabled": "yes"}).status_code == 400

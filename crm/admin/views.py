@@ -204,7 +204,9 @@ def _plugin_rows() -> tuple[list, list[Branch], dict]:
     if current_user.scope == SCOPE_ALL:
         states[None] = registry.state(None)
     available = {(name, b.id): registry.available(name, b) for name in registry.plugins for b in branches}
-    return list(registry.plugins.values()), branches, {"states": states, "available": available}
+    explicit = registry.explicit([b.id for b in branches])
+    return list(registry.plugins.values()), branches, {"states": states, "available": available,
+                                                       "explicit": explicit}
 
 
 @bp.route("/plugins")
@@ -221,7 +223,10 @@ def plugin_toggle(name: str):
     if name not in registry.plugins:
         abort(404)
     branch_id = _target_branch(request.form.get("branch"))
-    enabled = request.form.get("enabled") == "1"
+    choice = request.form.get("enabled")
+    if choice not in ("0", "1", "inherit"):
+        abort(400)
+    enabled = None if choice == "inherit" else choice == "1"
     try:
         registry.set_enabled(name, branch_id, enabled, current_user.id)
     except PluginSettingsError as exc:
@@ -232,7 +237,10 @@ def plugin_toggle(name: str):
                      detail={"branch_id": branch_id, "enabled": enabled})
         db.session.commit()
         label = registry.plugins[name].label
-        toast(_("已为所选分行启用“%(p)s”", p=label) if enabled else _("已为所选分行停用“%(p)s”", p=label))
+        if enabled is None:
+            toast(_("该分行的“%(p)s”已恢复为沿用全行默认", p=label))
+        else:
+            toast(_("已为所选分行启用“%(p)s”", p=label) if enabled else _("已为所选分行停用“%(p)s”", p=label))
     infos, branches, extra = _plugin_rows()
     if request.headers.get("HX-Request"):
         return render_block("admin/plugins.html", "matrix", plugins=infos, branches=branches, **extra)
