@@ -35,6 +35,11 @@ ACTIONS = {
 
 RESULTS = {"ok": _l("成功"), "fail": _l("失败"), "denied": _l("拒绝")}
 
+TARGETS = {
+    "user": _l("员工"), "user_account": _l("员工"), "outlet": _l("网点"), "branch": _l("机构"),
+    "plugin": _l("插件"), "route": _l("功能"),
+}
+
 
 def _mask_detail(value: Any) -> Any:
     from crm.masking import mask_text
@@ -93,3 +98,13 @@ def _now():
 
 def action_label(code: str) -> str:
     return str(ACTIONS.get(code, code))
+
+
+def target_label(target_type: str | None, target_id: str | None) -> str:
+    """'员工 #12', '插件 example', '功能 admin.audit_log' — how the audit page names an action's object."""
+    if not target_type:
+        return ""
+    name = str(TARGETS.get(target_type, target_type))
+    if target_id is None:
+        return name
+    return f"{name} #{target_id}" if target_id.isdigit() else f"{name} {target_id}"

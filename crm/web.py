@@ -214,6 +214,7 @@ def configure_templates(app: Flask) -> None:
         post_labels=lambda: {p.code: i18n.label(p.label) for p in POSTS},
         grade_labels=lambda: {g.code: i18n.label(g.label) for g in GRADES},
         action_label=audit.action_label,
+        target_label=audit.target_label,
         grade_label=grade_label,
         csrf_header=lambda: json.dumps({"X-CSRFToken": generate_csrf()}),
     )

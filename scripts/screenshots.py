@@ -19,6 +19,7 @@ def main() -> None:
     parser.add_argument("--out", default="screens")
     parser.add_argument("--prefix", default="")
     parser.add_argument("--width", type=int, default=1440)
+    parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="switch the UI language after login")
     parser.add_argument("paths", nargs="+", help="paths to capture, e.g. / /users")
     args = parser.parse_args()
     out = Path(args.out)
@@ -37,6 +38,10 @@ def main() -> None:
         page.fill("input[name=password]", args.password)
         page.click("button[type=submit]")
         page.wait_for_load_state("networkidle")
+        if args.lang == "en":
+            page.click("[aria-label='用户菜单']")
+            page.click("button:has-text('English')")
+            page.wait_for_load_state("networkidle")
         for path in args.paths:
             page.goto(args.base + path)
             page.wait_for_load_state("networkidle")
