@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -265,3 +267,63 @@ def test_user_locale_remembered_across_logins(client, org):
     client.login("RA0001")
     assert '<html lang="en">' in client.get("/").get_data(as_text=True)
     assert db.session.get(User, org.rm_a.id).locale == "en"
+
+
+REDIS_URL = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_available() -> bool:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        return True
+    except redis.RedisError:
+        return False
+
+
+def test_login_limits_are_shared_by_all_workers_through_redis(make_app):
+    """Two app processes (gunicorn workers) against one Redis: failures on one count on the other."""
+    if not redis_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required in CI at {REDIS_URL}")
+        pytest.skip("Redis not reachable")
+    from tests.conftest import Client, make_branch, make_outlet
+
+    prefix = f"crm-test-{uuid.uuid4().hex}"
+    settings = dict(CRM_REDIS_URL=REDIS_URL, CRM_LOGIN_LIMIT_ACCOUNT="3 per 15 minutes", RATELIMIT_KEY_PREFIX=prefix)
+    worker_a = make_app(**settings)
+    worker_b = make_app(**settings)
+    assert worker_a.config["RATELIMIT_STORAGE_URI"] == REDIS_URL
+    with worker_a.app_context():
+        make_user("RA0001", "personal_rm", outlet=make_outlet(make_branch("B1", "甲分行"), "OA", "甲网点"))
+    with worker_a.app_context():
+        assert Client(worker_a).login("RA0001", "Wrong-pass-1").status_code == 401
+        assert Client(worker_a).login("RA0001", "Wrong-pass-1").status_code == 401
+    with worker_b.app_context():
+        assert Client(worker_b).login("RA0001", "Wrong-pass-1").status_code == 401
+        assert Client(worker_b).login("RA0001").status_code == 429  # the right password, but limited
+    with worker_a.app_context():
+        assert Client(worker_a).login("RA0001").status_code == 429
+    # The counters really live in Redis (not in this process), where every worker process sees them.
+    import redis
+
+    conn = redis.Redis.from_url(REDIS_URL)
+    keys = conn.keys(f"{prefix}*")
+    assert any(b"RA0001" in k for k in keys)
+    conn.delete(*keys)
+
+
+def test_old_ended_sessions_are_purged_at_login(client, org):
+    from crm.models import UserSession
+
+    db.session.add(UserSession(token="old-one", user_id=org.rm_a.id, created_at=utcnow() - timedelta(days=200),
+                               last_seen_at=utcnow() - timedelta(days=200), ended_at=utcnow() - timedelta(days=199),
+                               end_reason="logout"))
+    db.session.add(UserSession(token="recent", user_id=org.rm_a.id, created_at=utcnow() - timedelta(days=10),
+                               last_seen_at=utcnow() - timedelta(days=10), ended_at=utcnow() - timedelta(days=10),
+                               end_reason="logout"))
+    db.session.commit()
+    client.login("RA0001")
+    tokens = set(db.session.execute(select(UserSession.token).where(UserSession.user_id == org.rm_a.id)).scalars())
+    assert "old-one" not in tokens and "recent" in tokens and len(tokens) == 2

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from flask import current_app, session
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -104,6 +104,9 @@ def find_user(login: str) -> User | None:
 def start_session(user: User, ip: str, user_agent: str) -> UserSession:
     """New random session token at every login: a token planted before login is worthless (no fixation)."""
     session.clear()
+    # Ended sessions are kept 90 days for security review, then dropped, so the table does not grow forever.
+    db.session.execute(delete(UserSession).where(
+        UserSession.user_id == user.id, UserSession.ended_at < utcnow() - timedelta(days=90)))
     token = secrets.token_urlsafe(32)
     row = UserSession(token=token, user_id=user.id, ip=ip, user_agent=(user_agent or "")[:200])
     db.session.add(row)
