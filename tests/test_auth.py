@@ -309,7 +309,7 @@ def test_login_limits_are_shared_by_all_workers_through_redis(make_app):
     import redis
 
     conn = redis.Redis.from_url(REDIS_URL)
-    keys = conn.keys(f"{prefix}*")
+    keys = conn.keys(f"*{prefix}*")
     assert any(b"RA0001" in k for k in keys)
     conn.delete(*keys)
 
