@@ -151,3 +151,26 @@ def test_live_search_updates_rows_and_the_address_bar(live, browser):
     head.page.wait_for_function("() => !document.querySelector('#user-rows').innerText.includes('甲大堂')")
     assert "甲柜员" in head.page.locator("#user-rows").inner_text()
     head.close()
+
+
+def test_a_failing_widget_breaks_only_its_own_box(live, browser, enable_plugin):
+    base, org = live
+    from flask import current_app
+
+    from crm.access import policy
+
+    app = current_app._get_current_object()
+    enable_plugin(org.b1, "example")
+
+    @policy("login")
+    def broken():
+        raise RuntimeError("widget bug")
+
+    app.view_functions["example.widget"] = broken
+    head = Watched(browser, base)
+    head.login("HA0001")
+    head.page.wait_for_selector("text=此卡片暂时无法加载")
+    head.page.wait_for_selector("text=我的最近登录")  # the other boxes still load
+    assert head.page.locator("[data-widget='core.logins'] table").count() == 1
+    head.problems = [p for p in head.problems if "500" not in p]  # the expected failure itself
+    head.close()

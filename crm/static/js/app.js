@@ -38,6 +38,15 @@
   // A failed htmx request (network or 5xx) tells the user instead of failing silently.
   document.body.addEventListener("htmx:responseError", function (evt) {
     var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
+    // A lazy box (dashboard widget, customer panel) that fails says so in place; the rest of the page works on.
+    var box = evt.detail.elt && evt.detail.elt.closest ? evt.detail.elt.closest("[data-lazy-box]") : null;
+    if (box) {
+      var note = document.createElement("div");
+      note.className = "text-secondary small";
+      note.textContent = document.documentElement.lang === "en" ? "This box could not be loaded." : "此卡片暂时无法加载。";
+      box.replaceChildren(note);
+      return;
+    }
     if (status === 404 || status === 403) showToast(document.documentElement.lang === "en" ? "Not available" : "无法访问该内容", "danger");
     else if (status >= 500) showToast(document.documentElement.lang === "en" ? "Server error, please retry" : "系统错误，请稍后重试", "danger");
   });
