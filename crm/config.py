@@ -92,7 +92,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
     url = cfg["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("postgresql://"):
         # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
-        cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url[len("postgresql://"):]
 
     if not cfg.get("SECRET_KEY"):
         if env == "production" and not testing:
@@ -107,7 +107,9 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
     if cfg.get("SESSION_COOKIE_SECURE") is None:
         cfg["SESSION_COOKIE_SECURE"] = env == "production" and not testing
 
-    cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # A server database can drop idle connections (restart, failover): ping before use. An embedded SQLite
+    # file cannot, and the ping would cost every request.
+    cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {} if url.startswith("sqlite") else {"pool_pre_ping": True})
     cfg.setdefault("SESSION_COOKIE_HTTPONLY", True)
     cfg.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     cfg.setdefault("SESSION_COOKIE_NAME", "crm_session")
