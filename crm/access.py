@@ -14,7 +14,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from crm.contrib import Permission
 from crm.extensions import db
-from crm.models import AuditLog, Branch, Outlet, User
+from crm.models import AuditLog, Branch, Customer, Outlet, User
 from crm.roles import BRANCH_POSTS, OUTLET_POSTS, POSTS, SCOPE_ALL, SCOPE_BRANCH, SCOPE_OUTLET, SCOPE_OWN
 
 # ---------------------------------------------------------------- permissions
@@ -31,6 +31,14 @@ CORE_PERMISSIONS: tuple[Permission, ...] = (
     Permission("users.manage", _l("维护员工账号"), posts=("admin", "branch_admin", "outlet_head")),
     Permission("audit.view", _l("查看审计日志"), posts=("admin", "branch_admin")),
     Permission("plugins.manage", _l("启用/停用插件"), posts=("admin", "branch_admin")),
+    # Customers: everyone sees the customers of their scope; who edits and who may reveal full PII differ.
+    Permission("customers.view", _l("查看客户"), posts=tuple(p.code for p in POSTS)),
+    Permission("customers.edit", _l("新建/编辑客户"), posts=(
+        "admin", "branch_admin", "outlet_head", "outlet_deputy", "supervisor", "corporate_rm", "personal_rm",
+        "wealth_manager", "lobby_manager")),
+    Permission("customers.reveal", _l("查看完整证件号和手机号（留痕）"), posts=(
+        "admin", "branch_admin", "outlet_head", "outlet_deputy", "supervisor", "corporate_rm", "personal_rm",
+        "wealth_manager")),
 )
 
 
@@ -201,6 +209,9 @@ register_scope(Branch, ScopeSpec(custom=_branch_scope))
 register_scope(Outlet, ScopeSpec(outlet=Outlet.id, branch=Outlet.branch_id))
 register_scope(User, ScopeSpec(outlet=User.outlet_id, branch=User.branch_id, owner=User.id))
 register_scope(AuditLog, ScopeSpec(custom=_audit_scope))
+# Customer-facing staff at an outlet see the customers they maintain (own); heads see the outlet; branch posts
+# their subtree (design §4).
+register_scope(Customer, ScopeSpec(outlet=Customer.outlet_id, owner=Customer.maintainer_id))
 
 
 # ---------------------------------------------------------------- what a manager may assign

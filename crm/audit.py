@@ -31,13 +31,16 @@ ACTIONS = {
     "plugin.toggled": _l("插件开关"),
     "plugin.settings": _l("插件设置"),
     "access.denied": _l("越权访问"),
+    "customer.created": _l("新建客户"),
+    "customer.updated": _l("修改客户"),
+    "customer.revealed": _l("查看完整客户信息"),
 }
 
 RESULTS = {"ok": _l("成功"), "fail": _l("失败"), "denied": _l("拒绝")}
 
 TARGETS = {
     "user": _l("员工"), "user_account": _l("员工"), "outlet": _l("网点"), "branch": _l("机构"),
-    "plugin": _l("插件"), "route": _l("功能"),
+    "plugin": _l("插件"), "route": _l("功能"), "customer": _l("客户"),
 }
 
 

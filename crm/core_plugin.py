@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import url_for
 from flask_babel import gettext as _
 
-from crm.contrib import NavItem, Widget
+from crm.contrib import NavItem, Panel, Widget
 from crm.hookspecs import hookimpl
 
 
@@ -16,11 +16,17 @@ class CorePlugin:
     def crm_nav_items(self, user, branch):
         return [
             NavItem(_("工作台"), "dashboard.index", icon="bi-speedometer2", weight=0),
+            NavItem(_("客户"), "customers.index", icon="bi-person-vcard", weight=10, permission="customers.view"),
             NavItem(_("员工账号"), "users.index", icon="bi-people", weight=80, permission="users.view"),
             NavItem(_("机构管理"), "admin.org", icon="bi-diagram-3", weight=90, permission="org.view"),
             NavItem(_("插件管理"), "admin.plugins", icon="bi-plug", weight=95, permission="plugins.manage"),
             NavItem(_("审计日志"), "admin.audit_log", icon="bi-journal-text", weight=99, permission="audit.view"),
         ]
+
+    @hookimpl
+    def crm_customer_panels(self, customer, user, branch):
+        return [Panel("core.maintenance", _("维护与归属"),
+                      url_for("customers.maintenance_panel", customer_id=customer.id), weight=10)]
 
     @hookimpl
     def crm_dashboard_widgets(self, user, branch):

@@ -48,10 +48,11 @@ def configure_database(app: Flask) -> None:
 def register_core(app: Flask) -> None:
     from crm.admin.views import bp as admin_bp
     from crm.auth.views import bp as auth_bp
+    from crm.customers.views import bp as customers_bp
     from crm.dashboard.views import bp as dashboard_bp
     from crm.users.views import bp as users_bp
 
-    for bp in (auth_bp, dashboard_bp, admin_bp, users_bp):
+    for bp in (auth_bp, dashboard_bp, admin_bp, users_bp, customers_bp):
         app.register_blueprint(bp)
 
     from crm.auth.services import load_session_user

@@ -6,7 +6,8 @@ from flask import url_for
 
 from tests.conftest import table_snapshot
 
-IDS = {"user_id": "rm_a", "outlet_id": "a", "branch_id": "s1", "note_id": None, "customer_id": None}
+IDS = {"user_id": "rm_a", "outlet_id": "a", "branch_id": "s1", "note_id": None, "customer_id": None,
+       "field_name": None}
 
 
 def post_routes(app, org):
@@ -17,6 +18,8 @@ def post_routes(app, org):
         for arg in rule.arguments:
             if arg == "name":
                 values[arg] = "example"
+            elif arg == "field_name":
+                values[arg] = "phone"
             else:
                 attr = IDS[arg]
                 values[arg] = getattr(org, attr).id if attr else 1

@@ -118,14 +118,17 @@ def test_nav_item_hidden_without_the_permission(client, org, enable_plugin):
 def test_hook_crm_customer_panels(app, org, enable_plugin):
     registry = app.extensions["crm"]
     customer = SimpleNamespace(id=7)
+    core = ("core.maintenance", "/customers/7/panel/maintenance")
     with app.test_request_context():
-        assert registry.gather("crm_customer_panels", customer=customer, user=org.head_a, branch=org.b1) == []
+        panels = registry.gather("crm_customer_panels", customer=customer, user=org.head_a, branch=org.b1)
+        assert [(p.key, p.url) for p in panels] == [core]
         enable_plugin(org.b1, "example")
     with app.test_request_context():
         panels = registry.gather("crm_customer_panels", customer=customer, user=org.head_a, branch=org.b1)
-        assert [(p.key, p.url) for p in panels] == [("example.panel", "/p/example/panel/7")]
-        # Another 分行's user still gets nothing.
-        assert registry.gather("crm_customer_panels", customer=customer, user=org.head_b, branch=org.b2) == []
+        assert [(p.key, p.url) for p in panels] == [core, ("example.panel", "/p/example/panel/7")]
+        # Another 分行's user still gets core's panel only.
+        panels = registry.gather("crm_customer_panels", customer=customer, user=org.head_b, branch=org.b2)
+        assert [(p.key, p.url) for p in panels] == [core]
 
 
 def test_hook_crm_dashboard_widgets(client, org, enable_plugin):
@@ -168,7 +171,10 @@ def test_disabled_plugin_answers_404_on_every_route_then_returns_without_restart
     from tests.plugin_example.models import ExampleNote
 
     app = client.app
+    from crm.models import Customer
+
     db.session.add(ExampleNote(outlet_id=org.a.id, text="甲的第一条便签"))  # id 1, the id the routes are filled with
+    db.session.add(Customer(outlet_id=org.a.id, kind="personal", name="甲客户"))  # customer 1, in the head's outlet
     db.session.commit()
     client.login("HA0001")
     routes = plugin_routes(app, "example")

@@ -37,7 +37,11 @@ def note(note_id: int):
 @bp.route("/panel/<int:customer_id>")
 @policy("login")
 def panel(customer_id: int):
-    return f"<div>示例面板 {customer_id}</div>"
+    from crm.access import get_or_404
+    from crm.models import Customer
+
+    customer = get_or_404(Customer, customer_id)  # a plugin reads customers only through the scope
+    return render_template_string("<div>示例面板 {{ c.name }}</div>", c=customer)
 
 
 @bp.route("/widget")

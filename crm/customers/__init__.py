@@ -1,0 +1,1 @@
+"""Customers: find, see, create and edit (spec §2.3, §3.3)."""

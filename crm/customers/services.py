@@ -1,0 +1,386 @@
+"""Customer services: validate, create, update, list with keyset paging, reveal. Used by views, CLI and tests."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
+
+from crm import audit
+from crm.access import SCOPE_OWN, can, scoped
+from crm.customers import search
+from crm.extensions import db
+from crm.models import Customer, Outlet, User
+from crm.models.customers import ECO_MODULES, EMPLOYER_TYPES, KINDS, RISK_PREFERENCES, STATUSES
+from crm.validators import ValidationError, parse_amount, validate_cn_mobile, validate_id_card, validate_uscc
+
+PAGE_SIZE = 50
+COUNT_CAP = 10_000
+
+
+class CustomerError(ValueError):
+    """field → message errors; `existing` is the in-scope duplicate to link to, if any."""
+
+    def __init__(self, errors: dict[str, str], existing: Customer | None = None):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+        self.existing = existing
+
+
+# ---------------------------------------------------------------- create and edit
+
+TEXT_FIELDS = ("name", "maintenance_target", "notes", "employer", "occupation", "product_needs", "family_info",
+               "preferences", "legal_rep", "industry", "near_term_target", "tier")
+CHOICE_FIELDS = {"kind": KINDS, "status": STATUSES, "risk_preference": RISK_PREFERENCES,
+                 "family_risk_preference": RISK_PREFERENCES, "employer_type": EMPLOYER_TYPES, "eco_module": ECO_MODULES}
+MONEY_FIELDS = ("deposit_balance", "deposit_daily_avg", "loan_balance", "aum", "annual_revenue")
+BOOL_FIELDS = ("vip", "has_loan", "retired", "basic_account", "ebanking")
+DATE_FIELDS = ("birthday", "registered_on")
+PERSONAL_ONLY = ("birthday", "gender", "employer", "employer_type", "occupation", "retired", "risk_preference",
+                 "family_risk_preference", "product_needs", "family_info", "preferences")
+CORPORATE_ONLY = ("legal_rep", "registered_on", "industry", "annual_revenue", "eco_module", "basic_account",
+                  "ebanking", "near_term_target")
+
+
+def clean(actor: Any, raw: dict[str, Any], *, existing: Customer | None = None) -> dict[str, Any]:
+    """Validate submitted values (strings from a form or an import row) into typed column values."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    kind = existing.kind if existing is not None else (raw.get("kind") or "")
+    if kind not in KINDS:
+        errors["kind"] = _("请选择客户类型（个人或对公）")
+    values["kind"] = kind
+    for name in TEXT_FIELDS:
+        text = (raw.get(name) or "").strip()
+        values[name] = text or None
+    if not values["name"]:
+        errors["name"] = _("请输入客户名称")
+    elif len(values["name"]) > 100:
+        errors["name"] = _("客户名称不能超过100个字")
+    for name, choices in CHOICE_FIELDS.items():
+        if name == "kind":
+            continue
+        choice = (raw.get(name) or "").strip()
+        if choice and choice not in choices:
+            errors[name] = _("选项无效")
+        values[name] = choice or None
+    values["status"] = values["status"] or "stock"
+    for name in MONEY_FIELDS:
+        text = str(raw.get(name) or "").strip()
+        if not text:
+            values[name] = None if name in ("aum", "annual_revenue") else Decimal("0")
+            continue
+        try:
+            values[name] = parse_amount(text, min_value=Decimal("0"), max_value=Decimal("9999999999999999.99"))
+        except ValidationError as exc:
+            errors[name] = exc.message
+    for name in BOOL_FIELDS:
+        value = raw.get(name)
+        values[name] = value if isinstance(value, bool) else str(value or "").strip().lower() in ("1", "y", "on", "true", "是")
+    for name in DATE_FIELDS:
+        value = raw.get(name)
+        if isinstance(value, date) or not value:
+            values[name] = value or None
+            continue
+        try:
+            values[name] = datetime.strptime(str(value).strip(), "%Y-%m-%d").date()
+        except ValueError:
+            errors[name] = _("日期格式应为 年-月-日，例如 2026-11-23")
+    gender = (raw.get("gender") or "").strip()
+    values["gender"] = gender if gender in ("男", "女") else None
+
+    cert = (raw.get("cert_no") or "").strip().upper()
+    values["cert_no"] = None
+    if cert:
+        try:
+            if kind == "personal":
+                card = validate_id_card(cert)
+                values["cert_no"] = card.number
+                values["birthday"] = values.get("birthday") or card.birth_date
+                values["gender"] = values.get("gender") or card.gender
+            elif kind == "corporate":
+                values["cert_no"] = validate_uscc(cert)
+        except ValidationError as exc:
+            errors["cert_no"] = exc.message
+    phone = (raw.get("phone") or "").strip()
+    values["phone"] = None
+    if phone:
+        try:
+            values["phone"] = validate_cn_mobile(phone)
+        except ValidationError as exc:
+            errors["phone"] = exc.message
+
+    # Where the customer belongs, and who maintains it: only inside the actor's scope.
+    outlet_id = _int(raw.get("outlet_id"))
+    outlet = None
+    if outlet_id is not None:
+        outlet = db.session.execute(scoped(Outlet, actor).where(Outlet.id == outlet_id)).scalar_one_or_none()
+    elif existing is not None:
+        outlet = existing.outlet
+    elif actor.outlet_id:
+        outlet = actor.outlet  # outlet staff create customers of their own outlet
+    if outlet is None:
+        errors["outlet_id"] = _("请选择您管辖范围内的网点")
+    values["outlet_id"] = outlet.id if outlet else None
+    maintainer_id = _int(raw.get("maintainer_id"))
+    if actor.scope == SCOPE_OWN:
+        maintainer_id = actor.id  # staff who see only their own customers maintain what they create
+    if maintainer_id is not None and outlet is not None:
+        ok = db.session.execute(select(User.id).where(
+            User.id == maintainer_id, User.outlet_id == outlet.id, User.active)).first()
+        if not ok:
+            errors["maintainer_id"] = _("维护人必须是该网点的在岗员工")
+    values["maintainer_id"] = maintainer_id
+
+    if kind == "personal":
+        for name in CORPORATE_ONLY:
+            values[name] = False if name in BOOL_FIELDS else None
+    elif kind == "corporate":
+        for name in PERSONAL_ONLY:
+            values[name] = False if name in BOOL_FIELDS else None
+    if values.get("cert_no"):
+        clash = db.session.execute(select(Customer).where(Customer.cert_no == values["cert_no"])).scalar_one_or_none()
+        if clash is not None and (existing is None or clash.id != existing.id):
+            visible = db.session.execute(scoped(Customer, actor).where(Customer.id == clash.id)).scalar_one_or_none()
+            errors["cert_no"] = _("该证件号码的客户已存在") if visible else \
+                _("该证件号码的客户已在本行登记，不在您的管辖范围内；如需办理请联系其所属网点")
+            if visible:
+                raise CustomerError(errors, existing=visible)
+    if errors:
+        raise CustomerError(errors)
+    return values
+
+
+def _int(value: Any) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and len(text) < 12 else None
+
+
+def create(actor: Any, raw: dict[str, Any]) -> Customer:
+    if not can("customers.edit", actor):
+        raise CustomerError({"_": _("您没有新建客户的权限")})
+    values = clean(actor, raw)
+    customer = Customer(**values, **search.keys(values["name"], values["phone"], values["cert_no"]),
+                        created_by_id=actor.id)
+    db.session.add(customer)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # the same certificate saved a moment ago by someone else
+        db.session.rollback()
+        raise CustomerError({"cert_no": _("该证件号码的客户已在本行登记")}) from exc
+    audit.record("customer.created", target=("customer", customer.id), detail={"outlet_id": customer.outlet_id})
+    db.session.commit()
+    _saved(customer, True)
+    return customer
+
+
+def update(actor: Any, customer: Customer, raw: dict[str, Any], version: int | None) -> Customer:
+    """Optimistic locking: the form carries the version it was read at; a later save by someone else wins
+    only once, and this one is refused with a clear message instead of silently overwriting it."""
+    if not can("customers.edit", actor):
+        raise CustomerError({"_": _("您没有编辑客户的权限")})
+    if version != customer.version:
+        raise CustomerError({"_": _("该客户已被他人修改，请刷新页面后重新编辑（您的修改未保存）")})
+    values = clean(actor, raw, existing=customer)
+    changed = sorted(k for k, v in values.items() if getattr(customer, k) != v)
+    for key, value in values.items():
+        setattr(customer, key, value)
+    for key, value in search.keys(customer.name, customer.phone, customer.cert_no).items():
+        setattr(customer, key, value)
+    audit.record("customer.updated", target=("customer", customer.id), detail={"fields": changed})
+    try:
+        db.session.commit()
+    except StaleDataError as exc:  # saved by someone else between our read and our write
+        db.session.rollback()
+        raise CustomerError({"_": _("该客户已被他人修改，请刷新页面后重新编辑（您的修改未保存）")}) from exc
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise CustomerError({"cert_no": _("该证件号码的客户已在本行登记")}) from exc
+    _saved(customer, False)
+    return customer
+
+
+def _saved(customer: Customer, is_new: bool) -> None:
+    """Tell the plugins enabled for the customer's 分行 (crm_customer_saved)."""
+    from flask import current_app
+
+    registry = current_app.extensions["crm"]
+    enabled = registry.enabled_names(customer.outlet.root_branch_id)
+    registry.hook_for_names("crm_customer_saved", enabled)(customer=customer, is_new=is_new)
+
+
+def reveal(actor: Any, customer: Customer, field_name: str) -> str:
+    """The full ID or phone number, for posts allowed to see it; every reveal is audited."""
+    if field_name not in ("cert_no", "phone") or not can("customers.reveal", actor):
+        raise CustomerError({"_": _("您的岗位不能查看完整信息")})
+    audit.record("customer.revealed", target=("customer", customer.id), detail={"field": field_name})
+    db.session.commit()
+    return getattr(customer, field_name) or ""
+
+
+# ---------------------------------------------------------------- the list
+
+@dataclass
+class Filters:
+    q: str = ""
+    outlet_id: int | None = None
+    kind: str = ""
+    status: str = ""
+    tier: str = ""
+    maintainer_id: int | None = None
+    has_loan: str = ""  # "" | "yes" | "no" (no = 无贷户)
+    deposit_min: Decimal | None = None
+    deposit_max: Decimal | None = None
+    sort: str = "name"
+    errors: list[str] = field(default_factory=list)
+
+    def args(self) -> dict[str, Any]:
+        """The query string that reproduces this list (for links, the pager and the address bar)."""
+        out = {"q": self.q, "outlet": self.outlet_id, "kind": self.kind, "status": self.status, "tier": self.tier,
+               "maintainer": self.maintainer_id, "loan": self.has_loan,
+               "min": self.deposit_min, "max": self.deposit_max, "sort": None if self.sort == "name" else self.sort}
+        return {k: v for k, v in out.items() if v not in (None, "")}
+
+
+SORTS = ("name", "deposit", "contact", "newest")
+
+
+def parse_filters(args: Any) -> Filters:
+    """URL parameters → filters; anything invalid is dropped with a message the page shows."""
+    f = Filters()
+    f.q = (args.get("q") or "").strip()[:40]
+    f.outlet_id = _int(args.get("outlet"))
+    f.kind = args.get("kind") if args.get("kind") in KINDS else ""
+    f.status = args.get("status") if args.get("status") in STATUSES else ""
+    f.tier = (args.get("tier") or "").strip()[:20]
+    f.maintainer_id = _int(args.get("maintainer"))
+    f.has_loan = args.get("loan") if args.get("loan") in ("yes", "no") else ""
+    f.sort = args.get("sort") if args.get("sort") in SORTS else "name"
+    for key, attr, label in (("min", "deposit_min", _("存款下限")), ("max", "deposit_max", _("存款上限"))):
+        text = (args.get(key) or "").strip()
+        if text:
+            try:
+                setattr(f, attr, parse_amount(text, min_value=Decimal("0")))
+            except ValidationError as exc:
+                f.errors.append(f"{label}：{exc.message}")
+    if f.q and search.condition(f.q) is None:
+        f.errors.append(_("按号码查找请至少输入4位数字"))
+    return f
+
+
+def filtered(actor: Any, f: Filters):
+    stmt = scoped(Customer, actor)
+    cond = search.condition(f.q)
+    if cond is not None:
+        stmt = stmt.where(cond)
+    if f.outlet_id:
+        stmt = stmt.where(Customer.outlet_id == f.outlet_id)
+    if f.kind:
+        stmt = stmt.where(Customer.kind == f.kind)
+    if f.status:
+        stmt = stmt.where(Customer.status == f.status)
+    if f.tier:
+        stmt = stmt.where(Customer.tier == f.tier)
+    if f.maintainer_id:
+        stmt = stmt.where(Customer.maintainer_id == f.maintainer_id)
+    if f.has_loan:
+        stmt = stmt.where(Customer.has_loan.is_(f.has_loan == "yes"))
+    if f.deposit_min is not None:
+        stmt = stmt.where(Customer.deposit_balance >= f.deposit_min)
+    if f.deposit_max is not None:
+        stmt = stmt.where(Customer.deposit_balance <= f.deposit_max)
+    return stmt
+
+
+@dataclass
+class Page:
+    rows: list[Customer]
+    next_cursor: str | None
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str | None) -> list[Any] | None:
+    if not raw or len(raw) > 200:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, list) and data and isinstance(data[-1], int) else None
+
+
+def page(actor: Any, f: Filters, cursor: str | None, size: int = PAGE_SIZE) -> Page:
+    """One page of the list, keyset-paginated on (sort value, id): a row-value comparison an index serves,
+    so page 20,000 costs what page 1 costs. No COUNT here (see `count`)."""
+    # Outlet and maintainer names come in the same query (no query per row).
+    stmt = filtered(actor, f).options(joinedload(Customer.outlet).load_only(Outlet.name),
+                                      joinedload(Customer.maintainer).load_only(User.name))
+    after = decode_cursor(cursor)
+    if f.sort == "contact":
+        return _page_by_contact(stmt, after, size)
+    if f.sort == "deposit":
+        cols, desc = (Customer.deposit_balance, Customer.id), True
+    elif f.sort == "newest":
+        cols, desc = (Customer.id,), True
+    else:
+        cols, desc = (Customer.name_pinyin, Customer.id), False
+    if after is not None and len(after) == len(cols):
+        values = [Decimal(str(v)) if c is Customer.deposit_balance else v for c, v in zip(cols, after, strict=True)]
+        key = tuple_(*cols) if len(cols) > 1 else cols[0]
+        bound = tuple(values) if len(cols) > 1 else values[0]
+        stmt = stmt.where(key < bound if desc else key > bound)
+    stmt = stmt.order_by(*[c.desc() if desc else c for c in cols]).limit(size + 1)
+    rows = list(db.session.execute(stmt).scalars())
+    more = len(rows) > size
+    rows = rows[:size]
+    nxt = encode_cursor([getattr(rows[-1], c.key) for c in cols]) if more and rows else None
+    return Page(rows, nxt)
+
+
+def _page_by_contact(stmt, after: list[Any] | None, size: int) -> Page:
+    """Most recently contacted first; never-contacted customers follow, newest first. Two keyset phases,
+    because NULLs have no place in a row-value comparison."""
+    rows: list[Customer] = []
+    phase_nulls = after is not None and len(after) == 2 and after[0] is None
+    if not phase_nulls:
+        contacted = stmt.where(Customer.last_contact_at.is_not(None))
+        if after is not None and len(after) == 2:
+            try:
+                when = datetime.fromisoformat(str(after[0]))
+            except ValueError:
+                when = None
+            if when is not None:
+                contacted = contacted.where(tuple_(Customer.last_contact_at, Customer.id) < (when, after[1]))
+        rows = list(db.session.execute(contacted.order_by(Customer.last_contact_at.desc(), Customer.id.desc())
+                                       .limit(size + 1)).scalars())
+        if len(rows) > size:
+            rows = rows[:size]
+            return Page(rows, encode_cursor([rows[-1].last_contact_at.isoformat(), rows[-1].id]))
+    never = stmt.where(Customer.last_contact_at.is_(None))
+    if phase_nulls:
+        never = never.where(Customer.id < after[1])
+    rest = list(db.session.execute(never.order_by(Customer.id.desc()).limit(size - len(rows) + 1)).scalars())
+    more = len(rest) > size - len(rows)
+    rows += rest[: size - len(rows)]
+    return Page(rows, encode_cursor([None, rows[-1].id]) if more and rows else None)
+
+
+def count(actor: Any, f: Filters, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """How many customers match, counted up to `cap` (then shown as "10,000+"): an exact COUNT of a
+    million rows is not worth a wait on every keystroke."""
+    inner = filtered(actor, f).with_only_columns(Customer.id).limit(cap + 1).subquery()
+    n = db.session.execute(select(func.count()).select_from(inner)).scalar_one()
+    return min(n, cap), n > cap

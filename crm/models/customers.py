@@ -1,0 +1,118 @@
+"""Customers (spec §2.3): personal and corporate, stock and target, with indexed search keys."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.extensions import db
+from crm.models.org import Outlet
+from crm.models.users import User
+from crm.timeutil import utcnow
+
+KINDS = {"personal": _l("个人"), "corporate": _l("对公")}
+STATUSES = {"stock": _l("存量"), "target": _l("目标")}
+# Spec §2.3 / R-03: the 金融生态图 modules a corporate customer belongs to.
+ECO_MODULES = {"corporate": _l("公司业务"), "institutional": _l("机构业务"), "agri_realestate": _l("三农房地产"),
+               "international": _l("国际业务")}
+RISK_PREFERENCES = {"conservative": _l("保守型"), "prudent": _l("稳健型"), "balanced": _l("平衡型"),
+                    "growth": _l("成长型"), "aggressive": _l("进取型")}
+EMPLOYER_TYPES = {"government": _l("政府机构"), "executive": _l("企业中高管"), "professional": _l("专业人员"),
+                  "freelance": _l("自由职业"), "other": _l("其他")}
+MONEY = Numeric(18, 2)
+
+
+def search_key(length: int) -> String:
+    """ASCII search keys compare byte-wise (COLLATE "C" on PostgreSQL), so prefix ranges use the index."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+class Customer(db.Model):
+    __tablename__ = "customer"
+    __table_args__ = (
+        # Keyset paging: every sort the list offers is served by one of these (design §9).
+        Index("ix_customer_outlet_id_id", "outlet_id", "id"),
+        Index("ix_customer_deposit_id", "deposit_balance", "id"),
+        Index("ix_customer_outlet_deposit_id", "outlet_id", "deposit_balance", "id"),
+        Index("ix_customer_pinyin_id", "name_pinyin", "id"),  # "sort by name" is pinyin order, as people expect
+        Index("ix_customer_contact_id", "last_contact_at", "id"),
+        Index("ix_customer_maintainer_id_id", "maintainer_id", "id"),
+        # Search keys: prefix ranges on these answer "zs", "zhangsan", "5678" without scanning.
+        Index("ix_customer_name_initials", "name_initials"),
+        Index("ix_customer_phone_rev", "phone_rev"),
+        Index("ix_customer_cert_rev", "cert_rev"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outlet_id: Mapped[int] = mapped_column(ForeignKey("outlet.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # personal | corporate
+    status: Mapped[str] = mapped_column(String(10), default="stock")  # stock 存量 | target 目标
+    name: Mapped[str] = mapped_column(String(100))
+    # 身份证号码 (personal) or 统一社会信用代码 (corporate); unique in the bank.
+    cert_no: Mapped[str | None] = mapped_column(String(18), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    maintainer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    maintenance_target: Mapped[str | None] = mapped_column(String(200))
+    tier: Mapped[str | None] = mapped_column(String(20), index=True)
+    vip: Mapped[bool] = mapped_column(Boolean, default=False)
+    deposit_balance: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    deposit_daily_avg: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    loan_balance: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    has_loan: Mapped[bool] = mapped_column(Boolean, default=False)  # False = 无贷户 (R-12)
+    aum: Mapped[Decimal | None] = mapped_column(MONEY)
+    last_contact_at: Mapped[datetime | None] = mapped_column(db.DateTime)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    # Personal (§2.3)
+    birthday: Mapped[date | None] = mapped_column(Date)
+    gender: Mapped[str | None] = mapped_column(String(2))
+    employer: Mapped[str | None] = mapped_column(String(100))
+    employer_type: Mapped[str | None] = mapped_column(String(20))
+    occupation: Mapped[str | None] = mapped_column(String(50))
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    risk_preference: Mapped[str | None] = mapped_column(String(20))
+    family_risk_preference: Mapped[str | None] = mapped_column(String(20))
+    product_needs: Mapped[str | None] = mapped_column(String(500))
+    family_info: Mapped[str | None] = mapped_column(String(500))
+    preferences: Mapped[str | None] = mapped_column(String(500))
+
+    # Corporate (§2.3)
+    legal_rep: Mapped[str | None] = mapped_column(String(50))
+    registered_on: Mapped[date | None] = mapped_column(Date)
+    industry: Mapped[str | None] = mapped_column(String(50))
+    annual_revenue: Mapped[Decimal | None] = mapped_column(MONEY)
+    eco_module: Mapped[str | None] = mapped_column(String(20))
+    basic_account: Mapped[bool] = mapped_column(Boolean, default=False)
+    ebanking: Mapped[bool] = mapped_column(Boolean, default=False)
+    near_term_target: Mapped[str | None] = mapped_column(String(200))
+
+    # Search keys, derived on every save and import (crm.customers.search.keys).
+    name_pinyin: Mapped[str] = mapped_column(search_key(200), default="")
+    name_initials: Mapped[str] = mapped_column(search_key(100), default="")
+    phone_rev: Mapped[str | None] = mapped_column(search_key(20))
+    cert_rev: Mapped[str | None] = mapped_column(search_key(18))
+
+    created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    updated_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    outlet: Mapped[Outlet] = relationship(foreign_keys=[outlet_id])
+    maintainer: Mapped[User | None] = relationship(foreign_keys=[maintainer_id])
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def kind_label(self) -> str:
+        return str(KINDS.get(self.kind, self.kind))
+
+    @property
+    def status_label(self) -> str:
+        return str(STATUSES.get(self.status, self.status))
+
+    def __repr__(self) -> str:
+        return f"<Customer {self.id} {self.name}>"
