@@ -225,6 +225,8 @@ def configure_templates(app: Flask) -> None:
         mask_mobile=masking.mask_mobile,
         mask_login=masking.mask_login,
         yuan=money.format_yuan,
+        # Balances in lists: exact, with thousands separators (a rounded "5.00 万" would hide 49,999.99).
+        amount=lambda v: "" if v is None else f"{money.round_half_up(money.to_decimal(v)):,.2f}",
         cn_amount=money.format_cn_amount,
     )
     app.jinja_env.add_extension("jinja2.ext.do")
