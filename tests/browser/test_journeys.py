@@ -174,3 +174,31 @@ def test_a_failing_widget_breaks_only_its_own_box(live, browser, enable_plugin):
     assert head.page.locator("[data-widget='core.logins'] table").count() == 1
     head.problems = [p for p in head.problems if "500" not in p]  # the expected failure itself
     head.close()
+
+
+def test_search_by_pinyin_open_a_customer_and_reveal_the_phone(live, browser):
+    from crm.customers.search import keys
+    from crm.models import AuditLog, Customer
+
+    base, org = live
+    for name, phone, maintainer in (("张三", "13812345678", org.rm_a), ("李四", "13911112222", org.rm_a)):
+        db.session.add(Customer(outlet_id=org.a.id, kind="personal", name=name, phone=phone,
+                                maintainer_id=maintainer.id, **keys(name, phone, None)))
+    db.session.commit()
+    rm = Watched(browser, base)
+    rm.login("RA0001")
+    rm.page.click("header >> text=客户")
+    rm.page.wait_for_selector("#customer-rows >> text=李四")
+    rm.page.fill("input[name=q]", "zs")  # pinyin initials, as you type
+    rm.page.wait_for_function("() => !document.querySelector('#customer-rows').innerText.includes('李四')")
+    assert "q=zs" in rm.page.url  # the address keeps the query
+    row = rm.page.locator("#customer-rows tr", has_text="张三")
+    assert "138****5678" in row.inner_text()
+    row.locator("a", has_text="张三").click()
+    rm.page.wait_for_selector("h2:has-text('张三')")
+    assert "13812345678" not in rm.page.content()
+    rm.page.wait_for_selector("[data-panel='core.maintenance'] >> text=甲客户经理")  # lazy panel loaded
+    rm.page.click("#reveal-phone button")
+    rm.page.wait_for_selector("#reveal-phone >> text=13812345678")
+    assert db.session.execute(db.select(AuditLog).where(AuditLog.action == "customer.revealed")).scalar_one()
+    rm.close()
