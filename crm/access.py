@@ -14,8 +14,17 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from crm.contrib import Permission
 from crm.extensions import db
-from crm.models import AuditLog, Branch, Customer, Outlet, User
-from crm.roles import BRANCH_POSTS, OUTLET_POSTS, POSTS, SCOPE_ALL, SCOPE_BRANCH, SCOPE_OUTLET, SCOPE_OWN
+from crm.models import AuditLog, Branch, Customer, CustomerClaim, Outlet, User
+from crm.roles import (
+    BRANCH_POSTS,
+    CLAIM_ORDER,
+    OUTLET_POSTS,
+    POSTS,
+    SCOPE_ALL,
+    SCOPE_BRANCH,
+    SCOPE_OUTLET,
+    SCOPE_OWN,
+)
 
 # ---------------------------------------------------------------- permissions
 
@@ -36,6 +45,9 @@ CORE_PERMISSIONS: tuple[Permission, ...] = (
     Permission("customers.edit", _l("新建/编辑客户"), posts=(
         "admin", "branch_admin", "outlet_head", "outlet_deputy", "supervisor", "corporate_rm", "personal_rm",
         "wealth_manager", "lobby_manager")),
+    # the posts of the claim order claim; the outlet head alone allocates and decides duplicates.
+    Permission("customers.claim", _l("认领客户"), posts=CLAIM_ORDER),
+    Permission("customers.allocate", _l("分配客户、裁定重复认领、离岗移交"), posts=("admin", "outlet_head")),
     Permission("customers.reveal", _l("查看完整证件号和手机号（留痕）"), posts=(
         "admin", "branch_admin", "outlet_head", "outlet_deputy", "supervisor", "corporate_rm", "personal_rm",
         "wealth_manager")),
@@ -212,6 +224,9 @@ register_scope(AuditLog, ScopeSpec(custom=_audit_scope))
 # Customer-facing staff at an outlet see the customers they maintain (own); heads see the outlet; branch posts
 # their subtree (design §4).
 register_scope(Customer, ScopeSpec(outlet=Customer.outlet_id, owner=Customer.maintainer_id))
+# A customer's claim history is visible exactly where the customer is.
+register_scope(CustomerClaim, ScopeSpec(custom=lambda user: CustomerClaim.customer_id.in_(
+    scoped(Customer, user).with_only_columns(Customer.id))))
 
 
 # ---------------------------------------------------------------- what a manager may assign

@@ -34,6 +34,11 @@ ACTIONS = {
     "customer.created": _l("新建客户"),
     "customer.updated": _l("修改客户"),
     "customer.revealed": _l("查看完整客户信息"),
+    "customer.claimed": _l("认领客户"),
+    "customer.claim_contested": _l("重复认领"),
+    "customer.claim_resolved": _l("裁定重复认领"),
+    "customer.allocated": _l("分配客户"),
+    "customer.handover": _l("离岗移交客户"),
 }
 
 RESULTS = {"ok": _l("成功"), "fail": _l("失败"), "denied": _l("拒绝")}

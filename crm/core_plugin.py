@@ -17,6 +17,8 @@ class CorePlugin:
         return [
             NavItem(_("工作台"), "dashboard.index", icon="bi-speedometer2", weight=0),
             NavItem(_("客户"), "customers.index", icon="bi-person-vcard", weight=10, permission="customers.view"),
+            NavItem(_("认领分配"), "customers.claim_page", icon="bi-person-check", weight=12,
+                    permission="customers.claim"),
             NavItem(_("员工账号"), "users.index", icon="bi-people", weight=80, permission="users.view"),
             NavItem(_("机构管理"), "admin.org", icon="bi-diagram-3", weight=90, permission="org.view"),
             NavItem(_("插件管理"), "admin.plugins", icon="bi-plug", weight=95, permission="plugins.manage"),

@@ -7,7 +7,7 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
@@ -26,6 +26,7 @@ from crm.validators import ValidationError, parse_amount, validate_cn_mobile, va
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
+MAX_ID = 2**63 - 1  # a cursor id beyond BIGINT would crash the driver (SQLite: OverflowError)
 
 
 class CustomerError(ValueError):
@@ -101,7 +102,10 @@ def clean(actor: Any, raw: dict[str, Any], *, existing: Customer | None = None) 
 
     cert = (raw.get("cert_no") or "").strip().upper()
     values["cert_no"] = None
-    if cert:
+    if not cert and existing is not None:
+        # The edit form never carries the full number (a look at it is an audited reveal): blank keeps it.
+        values["cert_no"] = existing.cert_no
+    elif cert:
         try:
             if kind == "personal":
                 card = validate_id_card(cert)
@@ -113,7 +117,7 @@ def clean(actor: Any, raw: dict[str, Any], *, existing: Customer | None = None) 
         except ValidationError as exc:
             errors["cert_no"] = exc.message
     phone = (raw.get("phone") or "").strip()
-    values["phone"] = None
+    values["phone"] = existing.phone if existing is not None else None  # blank keeps it, as for cert_no
     if phone:
         try:
             values["phone"] = validate_cn_mobile(phone)
@@ -123,7 +127,9 @@ def clean(actor: Any, raw: dict[str, Any], *, existing: Customer | None = None) 
     # Where the customer belongs, and who maintains it: only inside the actor's scope.
     outlet_id = _int(raw.get("outlet_id"))
     outlet = None
-    if outlet_id is not None:
+    if outlet_id is not None and outlet_id == actor.outlet_id:
+        outlet = actor.outlet  # one's own outlet, even for posts that see only their own customers
+    elif outlet_id is not None:
         outlet = db.session.execute(scoped(Outlet, actor).where(Outlet.id == outlet_id)).scalar_one_or_none()
     elif existing is not None:
         outlet = existing.outlet
@@ -319,7 +325,29 @@ def decode_cursor(raw: str | None) -> list[Any] | None:
         data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
-    return data if isinstance(data, list) and data and isinstance(data[-1], int) else None
+    if not isinstance(data, list) or not data or not _is_id(data[-1]):
+        return None
+    return data
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID
+
+
+def _sort_value(column: Any, value: Any) -> Any:
+    """A cursor's sort value checked against its column (a tampered cursor gives the first page, not a 500);
+    None when it does not fit."""
+    if column is Customer.id:
+        return value if _is_id(value) else None
+    if column is Customer.deposit_balance:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            return None
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            return None
+        return amount if amount.is_finite() and abs(amount) < Decimal("1e18") else None
+    return value if isinstance(value, str) else None
 
 
 def page(actor: Any, f: Filters, cursor: str | None, size: int = PAGE_SIZE) -> Page:
@@ -337,8 +365,9 @@ def page(actor: Any, f: Filters, cursor: str | None, size: int = PAGE_SIZE) -> P
         cols, desc = (Customer.id,), True
     else:
         cols, desc = (Customer.name_pinyin, Customer.id), False
-    if after is not None and len(after) == len(cols):
-        values = [Decimal(str(v)) if c is Customer.deposit_balance else v for c, v in zip(cols, after, strict=True)]
+    values = [_sort_value(c, v) for c, v in zip(cols, after, strict=True)] \
+        if after is not None and len(after) == len(cols) else []
+    if values and None not in values:
         key = tuple_(*cols) if len(cols) > 1 else cols[0]
         bound = tuple(values) if len(cols) > 1 else values[0]
         stmt = stmt.where(key < bound if desc else key > bound)
@@ -375,7 +404,11 @@ def _page_by_contact(stmt, after: list[Any] | None, size: int) -> Page:
     rest = list(db.session.execute(never.order_by(Customer.id.desc()).limit(size - len(rows) + 1)).scalars())
     more = len(rest) > size - len(rows)
     rows += rest[: size - len(rows)]
-    return Page(rows, encode_cursor([None, rows[-1].id]) if more and rows else None)
+    if not (more and rows):
+        return Page(rows, None)
+    # A page filled by contacted customers alone continues with the first never-contacted one.
+    last = rows[-1]
+    return Page(rows, encode_cursor([None, last.id if last.last_contact_at is None else MAX_ID]))
 
 
 def count(actor: Any, f: Filters, cap: int = COUNT_CAP) -> tuple[int, bool]:

@@ -6,9 +6,9 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from crm.access import can, get_or_404, policy, scoped
+from crm.access import can, get_or_404, policy, scope_filter, scoped
 from crm.customers import services
 from crm.extensions import db
 from crm.models import AuditLog, Customer, Outlet, User
@@ -47,7 +47,10 @@ def count():
 
 
 def _choices() -> dict:
-    outlets = db.session.execute(scoped(Outlet).where(Outlet.active).order_by(Outlet.code)).scalars().all()
+    # One's own outlet is always offered (posts that see only their own customers have no outlet scope).
+    outlets = db.session.execute(select(Outlet).where(
+        Outlet.active, or_(scope_filter(Outlet), Outlet.id == current_user.outlet_id)).order_by(Outlet.code)
+    ).scalars().all()
     staff = db.session.execute(
         scoped(User).where(User.active, User.outlet_id.is_not(None)).order_by(User.outlet_id, User.name)
         .limit(2000)).scalars().all()
@@ -113,6 +116,7 @@ def edit(customer_id: int):
         values = {c.key: getattr(customer, c.key) for c in Customer.__table__.columns}
         for key in ("deposit_balance", "deposit_daily_avg", "loan_balance", "aum", "annual_revenue"):
             values[key] = "" if values[key] is None else f"{values[key]:f}"
+        values["cert_no"] = values["phone"] = ""  # full numbers only through the audited reveal; blank keeps them
     return render_template("customers/form.html", customer=customer, values=values, errors=errors,
                            existing=existing, kind=customer.kind, **_choices()), status
 

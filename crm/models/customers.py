@@ -57,6 +57,8 @@ class Customer(db.Model):
     phone: Mapped[str | None] = mapped_column(String(20))
     maintainer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     maintenance_target: Mapped[str | None] = mapped_column(String(200))
+    # True while two or more staff claim the customer: only the outlet head resolves it (R-07, T-02).
+    duplicate_claim: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     tier: Mapped[str | None] = mapped_column(String(20), index=True)
     vip: Mapped[bool] = mapped_column(Boolean, default=False)
     deposit_balance: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
@@ -116,3 +118,29 @@ class Customer(db.Model):
 
     def __repr__(self) -> str:
         return f"<Customer {self.id} {self.name}>"
+
+
+# R-07, R-08, R-14: how a customer came to its maintainer, and competing claims awaiting the outlet head.
+CLAIM_KINDS = {"claim": _l("认领"), "allocation": _l("分配"), "handover": _l("移交"), "resolution": _l("重复认领裁定")}
+CLAIM_STATES = {"won": _l("认领成功"), "contested": _l("重复认领，待网点负责人裁定"), "confirmed": _l("裁定维护"),
+                "rejected": _l("裁定未获"), "done": _l("已生效")}
+
+
+class CustomerClaim(db.Model):
+    """One row per claim, allocation, hand-over or resolution: the customer's maintenance history."""
+
+    __tablename__ = "customer_claim"
+    __table_args__ = (Index("ix_customer_claim_customer_id", "customer_id", "id"),
+                      Index("ix_customer_claim_state", "state", "customer_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))  # who claims / receives the customer
+    post: Mapped[str] = mapped_column(String(30))  # the post at that moment (claim order, R-07)
+    kind: Mapped[str] = mapped_column(String(20))  # claim | allocation | handover | resolution
+    state: Mapped[str] = mapped_column(String(20))  # won | contested | confirmed | rejected | done
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))  # the head who allocated/decided
+    created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    by: Mapped[User | None] = relationship(foreign_keys=[by_id])
