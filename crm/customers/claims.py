@@ -49,25 +49,34 @@ def claim(actor: Any, customer: Customer) -> str:
         CustomerClaim.state == "contested")).first()
     if already:
         raise ClaimError(_("您已认领过该客户，正等待网点负责人裁定"))
+    customer_id, actor_id, post = customer.id, actor.id, actor.post
+    audit_actor = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor
+    _fresh_write()
     # The conditional UPDATE is the claim: whoever's statement runs first wins; a check-then-set could
     # let two people "win" (design §9).
     won = db.session.execute(
-        update(Customer).where(Customer.id == customer.id, Customer.maintainer_id.is_(None))
-        .values(maintainer_id=actor.id, version=Customer.version + 1)
+        update(Customer).where(Customer.id == customer_id, Customer.maintainer_id.is_(None))
+        .values(maintainer_id=actor_id, version=Customer.version + 1)
         .execution_options(synchronize_session=False)).rowcount == 1
     if won:
         state = "won"
     else:
         state = "contested"
-        db.session.execute(update(Customer).where(Customer.id == customer.id)
+        db.session.execute(update(Customer).where(Customer.id == customer_id)
                            .values(duplicate_claim=True, version=Customer.version + 1)
                            .execution_options(synchronize_session=False))
-    db.session.add(CustomerClaim(customer_id=customer.id, user_id=actor.id, post=actor.post, kind="claim",
-                                 state=state))
-    audit.record("customer.claimed" if won else "customer.claim_contested", target=("customer", customer.id))
+    db.session.add(CustomerClaim(customer_id=customer_id, user_id=actor_id, post=post, kind="claim", state=state))
+    audit.record("customer.claimed" if won else "customer.claim_contested", target=("customer", customer_id),
+                 actor=audit_actor)
     db.session.commit()
-    db.session.expire(customer)
     return state
+
+
+def _fresh_write() -> None:
+    """End the session's read transaction so the next statement, a write, starts a new one. On SQLite (WAL)
+    a transaction that read first and writes after another writer committed fails at once with 'database is
+    locked'; a transaction that starts with its write simply waits its turn (busy_timeout)."""
+    db.session.commit()
 
 
 @dataclass
@@ -86,14 +95,19 @@ def candidates(customer: Customer) -> list[Candidate]:
     """Who may keep a duplicate-claimed customer, best first: manager of record, then claim order (T-02),
     then the earlier claim. The head's page pre-selects the first; nothing is final until the head decides."""
     found: dict[int, Candidate] = {}
-    if customer.maintainer is not None:
-        m = customer.maintainer
-        found[m.id] = Candidate(m, True, claim_rank(m.post) if claim_rank(m.post) is not None else 99, None)
     rows = db.session.execute(select(CustomerClaim).where(
-        CustomerClaim.customer_id == customer.id, CustomerClaim.state == "contested")
-        .order_by(CustomerClaim.id)).scalars()
+        CustomerClaim.customer_id == customer.id, CustomerClaim.kind == "claim",
+        CustomerClaim.state.in_(("won", "contested"))).order_by(CustomerClaim.id)).scalars().all()
+    claimed_by = {r.user_id: r for r in rows}
+    m = customer.maintainer
+    if m is not None:
+        # The manager of record is who maintained the customer before claiming began (imported, allocated or
+        # handed over); someone who got it by a claim a moment ago is a claimant like the others.
+        won = claimed_by.get(m.id)
+        rank = claim_rank(won.post if won else m.post)
+        found[m.id] = Candidate(m, won is None, 99 if rank is None else rank, won.created_at if won else None)
     for row in rows:
-        if row.user_id not in found:
+        if row.state == "contested" and row.user_id not in found:
             rank = claim_rank(row.post)
             found[row.user_id] = Candidate(row.user, False, 99 if rank is None else rank, row.created_at)
     return sorted(found.values(), key=lambda c: c.order)
@@ -148,21 +162,24 @@ def allocate(actor: Any, *, tier: str | None, post: str, per_person: int) -> int
     limit = min(per_person * len(staff), MAX_ALLOCATION)
     ids = list(db.session.execute(pool.with_only_columns(Customer.id)
                                   .order_by(Customer.deposit_balance.desc(), Customer.id).limit(limit)).scalars())
-    pairs = [(cid, staff[i % len(staff)]) for i, cid in enumerate(ids)]
+    pairs = [(cid, staff[i % len(staff)].id, staff[i % len(staff)].post) for i, cid in enumerate(ids)]
+    actor_id, outlet_id = actor.id, actor.outlet_id
+    audit_actor = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor
+    _fresh_write()
     done = 0
     now = utcnow()
     claims = []
-    for cid, user in pairs:
+    for cid, user_id, user_post in pairs:
         # Guarded per row: a customer claimed meanwhile keeps its claimant.
         if db.session.execute(update(Customer).where(Customer.id == cid, Customer.maintainer_id.is_(None))
-                              .values(maintainer_id=user.id, version=Customer.version + 1)
+                              .values(maintainer_id=user_id, version=Customer.version + 1)
                               .execution_options(synchronize_session=False)).rowcount:
             done += 1
-            claims.append({"customer_id": cid, "user_id": user.id, "post": user.post, "kind": "allocation",
-                           "state": "done", "by_id": actor.id, "created_at": now})
+            claims.append({"customer_id": cid, "user_id": user_id, "post": user_post, "kind": "allocation",
+                           "state": "done", "by_id": actor_id, "created_at": now})
     if claims:
         db.session.execute(insert(CustomerClaim), claims)
-    audit.record("customer.allocated", target=("outlet", actor.outlet_id),
+    audit.record("customer.allocated", target=("outlet", outlet_id), actor=audit_actor,
                  detail={"tier": tier or "", "post": post, "count": done, "staff": len(staff)})
     db.session.commit()
     return done
