@@ -19,6 +19,9 @@ class CorePlugin:
             NavItem(_("客户"), "customers.index", icon="bi-person-vcard", weight=10, permission="customers.view"),
             NavItem(_("认领分配"), "customers.claim_page", icon="bi-person-check", weight=12,
                     permission="customers.claim"),
+            NavItem(_("工作日志"), "activity.logs", icon="bi-journal-check", weight=15),
+            NavItem(_("日志达标"), "activity.compliance", icon="bi-clipboard-check", weight=16,
+                    permission="activity.review"),
             NavItem(_("员工账号"), "users.index", icon="bi-people", weight=80, permission="users.view"),
             NavItem(_("机构管理"), "admin.org", icon="bi-diagram-3", weight=90, permission="org.view"),
             NavItem(_("插件管理"), "admin.plugins", icon="bi-plug", weight=95, permission="plugins.manage"),
@@ -27,12 +30,16 @@ class CorePlugin:
 
     @hookimpl
     def crm_customer_panels(self, customer, user, branch):
-        return [Panel("core.maintenance", _("维护与归属"),
-                      url_for("customers.maintenance_panel", customer_id=customer.id), weight=10)]
+        return [
+            Panel("core.activity", _("联系与跟进"), url_for("activity.timeline", customer_id=customer.id), weight=5),
+            Panel("core.maintenance", _("维护与归属"),
+                  url_for("customers.maintenance_panel", customer_id=customer.id), weight=10),
+        ]
 
     @hookimpl
     def crm_dashboard_widgets(self, user, branch):
         return [
+            Widget("core.reminders", _("待跟进与客户生日"), url_for("activity.reminders"), weight=5, width=6),
             Widget("core.org", _("机构与人员"), url_for("dashboard.org_widget"), weight=90, width=6),
             Widget("core.logins", _("我的最近登录"), url_for("dashboard.logins_widget"), weight=95, width=6),
         ]

@@ -46,6 +46,7 @@ def configure_database(app: Flask) -> None:
 
 
 def register_core(app: Flask) -> None:
+    from crm.activity.views import bp as activity_bp
     from crm.admin.views import bp as admin_bp
     from crm.auth.views import bp as auth_bp
     from crm.customers import claim_views  # noqa: F401 - adds the 包户包效 routes to the customers blueprint
@@ -53,7 +54,7 @@ def register_core(app: Flask) -> None:
     from crm.dashboard.views import bp as dashboard_bp
     from crm.users.views import bp as users_bp
 
-    for bp in (auth_bp, dashboard_bp, admin_bp, users_bp, customers_bp):
+    for bp in (auth_bp, dashboard_bp, admin_bp, users_bp, customers_bp, activity_bp):
         app.register_blueprint(bp)
 
     from crm.auth.services import load_session_user

@@ -20,6 +20,7 @@ ARG_TARGETS = {
     "note_id": lambda org: 1,
     "customer_id": lambda org: org.customer_b.id,
     "field_name": lambda org: "phone",
+    "activity_id": lambda org: org.activity_b.id,
     "name": lambda org: "example",
 }
 A_SIDE = ["HA0001", "RA0001", "TA0001", "BA0001", "PR0001", "MK0001"]
@@ -69,6 +70,13 @@ def b_side_data(app, org, enable_plugin):
                               cert_no="410102199001011234", phone="13900002222", maintainer_id=org.rm_b.id,
                               **keys(f"乙客户{CANARY_B}", "13900002222", "410102199001011234"))
     db.session.add(org.customer_b)
+    db.session.flush()
+    from crm.models import Activity
+    from crm.timeutil import utcnow
+
+    org.activity_b = Activity(customer_id=org.customer_b.id, user_id=org.rm_b.id, kind="call", occurred_at=utcnow(),
+                              summary=f"乙的联系{CANARY_B}", next_follow_up=utcnow().date())
+    db.session.add(org.activity_b)
     db.session.commit()
     Client(app).login("HB0001")
     Client(app).login("RB0001", "wrong-Pass-1")

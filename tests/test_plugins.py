@@ -118,17 +118,17 @@ def test_nav_item_hidden_without_the_permission(client, org, enable_plugin):
 def test_hook_crm_customer_panels(app, org, enable_plugin):
     registry = app.extensions["crm"]
     customer = SimpleNamespace(id=7)
-    core = ("core.maintenance", "/customers/7/panel/maintenance")
+    core = [("core.activity", "/activity/customers/7/timeline"), ("core.maintenance", "/customers/7/panel/maintenance")]
     with app.test_request_context():
         panels = registry.gather("crm_customer_panels", customer=customer, user=org.head_a, branch=org.b1)
-        assert [(p.key, p.url) for p in panels] == [core]
+        assert [(p.key, p.url) for p in panels] == core
         enable_plugin(org.b1, "example")
     with app.test_request_context():
         panels = registry.gather("crm_customer_panels", customer=customer, user=org.head_a, branch=org.b1)
-        assert [(p.key, p.url) for p in panels] == [core, ("example.panel", "/p/example/panel/7")]
-        # Another 分行's user still gets core's panel only.
+        assert [(p.key, p.url) for p in panels] == [*core, ("example.panel", "/p/example/panel/7")]
+        # Another 分行's user still gets core's panels only.
         panels = registry.gather("crm_customer_panels", customer=customer, user=org.head_b, branch=org.b2)
-        assert [(p.key, p.url) for p in panels] == [core]
+        assert [(p.key, p.url) for p in panels] == core
 
 
 def test_hook_crm_dashboard_widgets(client, org, enable_plugin):

@@ -26,7 +26,7 @@ from crm.validators import ValidationError, parse_amount, validate_cn_mobile, va
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
-MAX_ID = 2**63 - 1  # a cursor id beyond BIGINT would crash the driver (SQLite: OverflowError)
+MAX_ID = 2**31 - 1  # ids are INTEGER: a larger cursor id would crash the query (PostgreSQL: out of range)
 
 
 class CustomerError(ValueError):
@@ -167,6 +167,11 @@ def clean(actor: Any, raw: dict[str, Any], *, existing: Customer | None = None) 
     return values
 
 
+def birth_md(birthday: date | None) -> int | None:
+    """1990-03-15 → 315: the indexed key of "whose birthday falls in these days"."""
+    return birthday.month * 100 + birthday.day if birthday else None
+
+
 def _int(value: Any) -> int | None:
     text = str(value or "").strip()
     return int(text) if text.isdigit() and len(text) < 12 else None
@@ -177,7 +182,7 @@ def create(actor: Any, raw: dict[str, Any]) -> Customer:
         raise CustomerError({"_": _("您没有新建客户的权限")})
     values = clean(actor, raw)
     customer = Customer(**values, **search.keys(values["name"], values["phone"], values["cert_no"]),
-                        created_by_id=actor.id)
+                        birth_md=birth_md(values.get("birthday")), created_by_id=actor.id)
     db.session.add(customer)
     try:
         db.session.flush()
@@ -203,6 +208,7 @@ def update(actor: Any, customer: Customer, raw: dict[str, Any], version: int | N
         setattr(customer, key, value)
     for key, value in search.keys(customer.name, customer.phone, customer.cert_no).items():
         setattr(customer, key, value)
+    customer.birth_md = birth_md(customer.birthday)
     audit.record("customer.updated", target=("customer", customer.id), detail={"fields": changed})
     try:
         db.session.commit()

@@ -71,6 +71,8 @@ class Customer(db.Model):
 
     # Personal (§2.3)
     birthday: Mapped[date | None] = mapped_column(Date)
+    # month * 100 + day of the birthday, indexed: "birthdays this week" without scanning every customer.
+    birth_md: Mapped[int | None] = mapped_column(Integer, index=True)
     gender: Mapped[str | None] = mapped_column(String(2))
     employer: Mapped[str | None] = mapped_column(String(100))
     employer_type: Mapped[str | None] = mapped_column(String(20))

@@ -1,8 +1,8 @@
-"""customers and claims
+"""customers, claims and activity
 
 Revision ID: 0002_customers
 Revises: 0001_core
-Create Date: 2026-11-23 06:28:07.270136
+Create Date: 2026-11-23 06:36:28.559052
 
 """
 from alembic import op
@@ -39,6 +39,7 @@ def upgrade():
     sa.Column('last_contact_at', sa.DateTime(), nullable=True),
     sa.Column('notes', sa.Text(), nullable=True),
     sa.Column('birthday', sa.Date(), nullable=True),
+    sa.Column('birth_md', sa.Integer(), nullable=True),
     sa.Column('gender', sa.String(length=2), nullable=True),
     sa.Column('employer', sa.String(length=100), nullable=True),
     sa.Column('employer_type', sa.String(length=20), nullable=True),
@@ -72,6 +73,7 @@ def upgrade():
     sa.UniqueConstraint('cert_no', name=op.f('uq_customer_cert_no'))
     )
     with op.batch_alter_table('customer', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_customer_birth_md'), ['birth_md'], unique=False)
         batch_op.create_index('ix_customer_cert_rev', ['cert_rev'], unique=False)
         batch_op.create_index('ix_customer_contact_id', ['last_contact_at', 'id'], unique=False)
         batch_op.create_index('ix_customer_deposit_id', ['deposit_balance', 'id'], unique=False)
@@ -83,6 +85,47 @@ def upgrade():
         batch_op.create_index('ix_customer_phone_rev', ['phone_rev'], unique=False)
         batch_op.create_index('ix_customer_pinyin_id', ['name_pinyin', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_tier'), ['tier'], unique=False)
+
+    op.create_table('daily_log',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('outlet_id', sa.Integer(), nullable=True),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('model', sa.String(length=5), nullable=False),
+    sa.Column('contacts', sa.Integer(), nullable=False),
+    sa.Column('effective', sa.Integer(), nullable=False),
+    sa.Column('policies', sa.Integer(), nullable=False),
+    sa.Column('problems', sa.Text(), nullable=True),
+    sa.Column('log_text', sa.Text(), nullable=True),
+    sa.Column('on_site', sa.Boolean(), nullable=False),
+    sa.Column('peers_results', sa.Text(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['outlet_id'], ['outlet.id'], name=op.f('fk_daily_log_outlet_id_outlet')),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_daily_log_user_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_daily_log')),
+    sa.UniqueConstraint('user_id', 'day', 'model', name='uq_daily_log_user_day_model')
+    )
+    with op.batch_alter_table('daily_log', schema=None) as batch_op:
+        batch_op.create_index('ix_daily_log_day', ['day', 'user_id'], unique=False)
+
+    op.create_table('activity',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('stage', sa.String(length=20), nullable=True),
+    sa.Column('occurred_at', sa.DateTime(), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('next_follow_up', sa.Date(), nullable=True),
+    sa.Column('follow_up_done', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_activity_customer_id_customer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_activity_user_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_activity'))
+    )
+    with op.batch_alter_table('activity', schema=None) as batch_op:
+        batch_op.create_index('ix_activity_customer_id', ['customer_id', 'occurred_at'], unique=False)
+        batch_op.create_index('ix_activity_followup', ['user_id', 'follow_up_done', 'next_follow_up'], unique=False)
 
     op.create_table('customer_claim',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -102,16 +145,42 @@ def upgrade():
         batch_op.create_index('ix_customer_claim_customer_id', ['customer_id', 'id'], unique=False)
         batch_op.create_index('ix_customer_claim_state', ['state', 'customer_id'], unique=False)
 
+    op.create_table('daily_log_entry',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('log_id', sa.Integer(), nullable=False),
+    sa.Column('customer_name', sa.String(length=100), nullable=False),
+    sa.Column('family', sa.String(length=300), nullable=True),
+    sa.Column('work', sa.String(length=300), nullable=True),
+    sa.Column('needs', sa.String(length=300), nullable=True),
+    sa.ForeignKeyConstraint(['log_id'], ['daily_log.id'], name=op.f('fk_daily_log_entry_log_id_daily_log'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_daily_log_entry'))
+    )
+    with op.batch_alter_table('daily_log_entry', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_daily_log_entry_log_id'), ['log_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('daily_log_entry', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_daily_log_entry_log_id'))
+
+    op.drop_table('daily_log_entry')
     with op.batch_alter_table('customer_claim', schema=None) as batch_op:
         batch_op.drop_index('ix_customer_claim_state')
         batch_op.drop_index('ix_customer_claim_customer_id')
 
     op.drop_table('customer_claim')
+    with op.batch_alter_table('activity', schema=None) as batch_op:
+        batch_op.drop_index('ix_activity_followup')
+        batch_op.drop_index('ix_activity_customer_id')
+
+    op.drop_table('activity')
+    with op.batch_alter_table('daily_log', schema=None) as batch_op:
+        batch_op.drop_index('ix_daily_log_day')
+
+    op.drop_table('daily_log')
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_tier'))
         batch_op.drop_index('ix_customer_pinyin_id')
@@ -124,6 +193,7 @@ def downgrade():
         batch_op.drop_index('ix_customer_deposit_id')
         batch_op.drop_index('ix_customer_contact_id')
         batch_op.drop_index('ix_customer_cert_rev')
+        batch_op.drop_index(batch_op.f('ix_customer_birth_md'))
 
     op.drop_table('customer')
     # ### end Alembic commands ###
