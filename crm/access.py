@@ -48,6 +48,9 @@ CORE_PERMISSIONS: tuple[Permission, ...] = (
     # the posts of the claim order claim; the outlet head alone allocates and decides duplicates.
     Permission("customers.claim", _l("认领客户"), posts=CLAIM_ORDER),
     Permission("customers.allocate", _l("分配客户、裁定重复认领、离岗移交"), posts=("admin", "outlet_head")),
+    Permission("customers.export", _l("导出客户清单（留痕）"), posts=(
+        "admin", "branch_admin", "branch_head", "outlet_head", "outlet_deputy", "supervisor", "corporate_rm",
+        "personal_rm")),
     Permission("activity.review", _l("查看员工日志达标情况"), posts=(
         "admin", "branch_admin", "branch_head", "sub_branch_president", "retail_vp", "outlet_head", "outlet_deputy",
         "supervisor")),

@@ -39,6 +39,7 @@ ACTIONS = {
     "customer.claim_resolved": _l("裁定重复认领"),
     "customer.allocated": _l("分配客户"),
     "customer.handover": _l("离岗移交客户"),
+    "customer.exported": _l("导出客户清单"),
 }
 
 RESULTS = {"ok": _l("成功"), "fail": _l("失败"), "denied": _l("拒绝")}

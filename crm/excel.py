@@ -1,0 +1,68 @@
+"""Excel export: XlsxWriter in constant memory, user text never a formula, ID and account numbers as text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import IO, Any
+
+import xlsxwriter
+
+# openpyxl, XlsxWriter's defaults and tablib all turn user text starting with "=" into a live formula
+# (design §9); these options keep every string a string.
+SAFE_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                "strings_to_numbers": False}
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    width: int = 14
+    kind: str = "text"  # text | money | date | datetime | int
+
+
+def write_sheet(target: str | IO[bytes], sheet: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]],
+                *, note: str | None = None) -> int:
+    """Write one sheet (header, then rows) and close the workbook. Returns the number of data rows."""
+    book = xlsxwriter.Workbook(target, SAFE_OPTIONS)
+    ws = book.add_worksheet(sheet[:31])
+    header = book.add_format({"bold": True, "bg_color": "#DCE6F1", "border": 1, "text_wrap": True})
+    formats = {
+        "text": book.add_format({"num_format": "@"}),  # 18-digit IDs stay exact (Excel keeps 15 digits of numbers)
+        "money": book.add_format({"num_format": "#,##0.00"}),
+        "date": book.add_format({"num_format": "yyyy-mm-dd"}),
+        "datetime": book.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
+        "int": book.add_format({"num_format": "0"}),
+    }
+    top = 0
+    if note:
+        ws.write_string(0, 0, note)
+        top = 1
+    for col, column in enumerate(columns):
+        ws.set_column(col, col, column.width, formats[column.kind])
+        ws.write_string(top, col, column.title, header)
+    ws.freeze_panes(top + 1, 0)
+    count = 0
+    for r, row in enumerate(rows, start=top + 1):
+        for col, (column, value) in enumerate(zip(columns, row, strict=True)):
+            _write(ws, r, col, column.kind, value, formats[column.kind])
+        count += 1
+    if count:
+        ws.autofilter(top, 0, top + count, len(columns) - 1)
+    book.close()
+    return count
+
+
+def _write(ws: Any, row: int, col: int, kind: str, value: Any, fmt: Any) -> None:
+    if value is None or value == "":
+        ws.write_blank(row, col, None, fmt)
+    elif kind == "money" and isinstance(value, Decimal | int):
+        ws.write_number(row, col, float(value), fmt)  # a display value; amounts are exact to the fen
+    elif kind == "int" and isinstance(value, int):
+        ws.write_number(row, col, value, fmt)
+    elif kind in ("date", "datetime") and isinstance(value, date | datetime):
+        ws.write_datetime(row, col, value, fmt)
+    else:
+        ws.write_string(row, col, str(value), fmt)  # always a string: never a formula, never a number
