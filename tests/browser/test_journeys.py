@@ -202,3 +202,37 @@ def test_search_by_pinyin_open_a_customer_and_reveal_the_phone(live, browser):
     rm.page.wait_for_selector("#reveal-phone >> text=13812345678")
     assert db.session.execute(db.select(AuditLog).where(AuditLog.action == "customer.revealed")).scalar_one()
     rm.close()
+
+
+def test_claim_a_customer_then_log_a_visit(live, browser):
+    from crm.customers.search import keys
+    from crm.models import Activity, Customer
+
+    base, org = live
+    for name, phone in (("王建国", "13655557777"), ("王秀兰", "13522223333")):
+        db.session.add(Customer(outlet_id=org.a.id, kind="personal", name=name, phone=phone,
+                                **keys(name, phone, None)))
+    db.session.commit()
+    teller = Watched(browser, base)
+    teller.login("TA0001")  # 低柜柜员: sees only the customers she maintains, so none yet
+    teller.page.click("header >> text=认领分配")
+    teller.page.fill("input[name=q]", "wjg")
+    teller.page.click("button:has-text('查询')")
+    teller.page.wait_for_selector("text=王建国")
+    assert teller.page.locator("text=王秀兰").count() == 0
+    teller.page.click("button:has-text('认领')")
+    teller.page.wait_for_selector("text=认领成功")
+    teller.page.click("header >> text=客户")
+    teller.page.wait_for_selector("#customer-rows >> text=王建国")
+    teller.page.click("#customer-rows >> text=王建国")
+    panel = teller.page.locator("[data-panel='core.activity']")
+    panel.locator("select[name=kind]").select_option("visit")
+    panel.locator("textarea[name=summary]").fill("上门拜访，客户有定期存款下月到期，关注稳健理财")
+    panel.locator("input[name=next_follow_up]").fill(__import__("datetime").date.today().isoformat())
+    panel.locator("button:has-text('记录联系')").click()
+    panel.locator("text=上门拜访，客户有定期存款").wait_for()
+    visit = db.session.execute(db.select(Activity)).scalar_one()
+    assert visit.kind == "visit" and visit.user_id == org.teller_a.id
+    teller.page.goto(base + "/")
+    teller.page.wait_for_selector("[data-widget='core.reminders'] >> text=王建国")  # due today
+    teller.close()
