@@ -7,7 +7,7 @@ from flask import url_for
 from tests.conftest import table_snapshot
 
 IDS = {"user_id": "rm_a", "outlet_id": "a", "branch_id": "s1", "note_id": None, "customer_id": None,
-       "field_name": None, "activity_id": None}
+       "field_name": None, "activity_id": None, "job_id": None}
 
 
 def post_routes(app, org):
