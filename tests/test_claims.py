@@ -206,3 +206,13 @@ def test_simultaneous_claims_have_exactly_one_winner(app, org, round_):
         CustomerClaim.customer_id == c.id, CustomerClaim.state == "won")).scalars().all()
     assert len(winner) == 1 and c.maintainer_id == winner[0]
     assert c.duplicate_claim is True
+
+
+def test_maintenance_panel_shows_the_claim_history(client, org):
+    c = make_customer(org.a, "历史客户")
+    claims.claim(org.teller_a, c)
+    claims.claim(org.rm_a, fresh(c))
+    client.login("HA0001")
+    panel = client.get(f"/customers/{c.id}/panel/maintenance").get_data(as_text=True)
+    assert "重复认领，待网点负责人裁定" in panel
+    assert "认领 · 甲柜员（低柜柜员）· 认领成功" in panel and "甲客户经理（个人客户经理）" in panel

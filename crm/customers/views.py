@@ -143,4 +143,8 @@ def maintenance_panel(customer_id: int):
         .order_by(AuditLog.id.desc()).limit(10)).scalars().all()
     actors = {u.id: u for u in db.session.execute(
         select(User).where(User.id.in_({h.actor_id for h in history if h.actor_id}))).scalars()} if history else {}
-    return render_template("customers/_maintenance.html", c=customer, history=history, actors=actors)
+    from crm.customers.claims import history as claim_history
+    from crm.models.customers import CLAIM_KINDS, CLAIM_STATES
+
+    return render_template("customers/_maintenance.html", c=customer, history=history, actors=actors,
+                           claims=claim_history(customer), claim_kinds=CLAIM_KINDS, claim_states=CLAIM_STATES)
