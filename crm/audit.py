@@ -40,6 +40,8 @@ ACTIONS = {
     "customer.allocated": _l("分配客户"),
     "customer.handover": _l("离岗移交客户"),
     "customer.exported": _l("导出客户清单"),
+    "customer.ledger_printed": _l("打印台账"),
+    "customer.imported": _l("导入客户"),
 }
 
 RESULTS = {"ok": _l("成功"), "fail": _l("失败"), "denied": _l("拒绝")}

@@ -19,6 +19,7 @@ class CorePlugin:
             NavItem(_("客户"), "customers.index", icon="bi-person-vcard", weight=10, permission="customers.view"),
             NavItem(_("认领分配"), "customers.claim_page", icon="bi-person-check", weight=12,
                     permission="customers.claim"),
+            NavItem(_("台账"), "customers.ledger_page", icon="bi-printer", weight=14, permission="customers.view"),
             NavItem(_("工作日志"), "activity.logs", icon="bi-journal-check", weight=15),
             NavItem(_("日志达标"), "activity.compliance", icon="bi-clipboard-check", weight=16,
                     permission="activity.review"),

@@ -49,8 +49,12 @@ def register_core(app: Flask) -> None:
     from crm.activity.views import bp as activity_bp
     from crm.admin.views import bp as admin_bp
     from crm.auth.views import bp as auth_bp
-    from crm.customers import claim_views  # noqa: F401 - adds the 包户包效 routes to the customers blueprint
-    from crm.customers import export_views  # noqa: F401 - adds the export route
+    from crm.customers import (
+        claim_views,  # noqa: F401 - adds the 包户包效 routes to the customers blueprint
+        export_views,  # noqa: F401 - adds the export route
+        import_views,  # noqa: F401 - adds the import routes
+        ledger_views,  # noqa: F401 - adds the ledger routes
+    )
     from crm.customers.views import bp as customers_bp
     from crm.dashboard.views import bp as dashboard_bp
     from crm.users.views import bp as users_bp
