@@ -168,17 +168,21 @@ def scope_filter(model: type, user: Any = None) -> ColumnElement[bool]:
         return true()
     clauses: list[ColumnElement[bool]] = []
     if scope == SCOPE_BRANCH:
+        # "+ 0" keeps these wide conditions off the indexes: with them indexable, SQLite fetched every row of the
+        # subtree through both indexes and sorted them (2.7 s at a million customers); without, the sort or
+        # search index drives the query and the scope filters rows as they come (6 ms). PostgreSQL is unaffected.
         if spec.outlet is not None:
-            clauses.append(spec.outlet.in_(subtree_outlet_ids(user)))
+            clauses.append((spec.outlet + 0).in_(subtree_outlet_ids(user)))
         if spec.branch is not None:
-            clauses.append(spec.branch.in_(subtree_branch_ids(user)))
+            clauses.append((spec.branch + 0).in_(subtree_branch_ids(user)))
     elif scope == SCOPE_OUTLET:
         if spec.outlet is not None and user.outlet_id is not None:
             clauses.append(spec.outlet == user.outlet_id)
     elif scope == SCOPE_OWN and spec.owner is not None:
         clauses.append(spec.owner == user.id)
     if spec.owner is not None and scope != SCOPE_OWN:
-        clauses.append(spec.owner == user.id)  # one's own rows are always visible
+        owner = spec.owner + 0 if scope == SCOPE_BRANCH else spec.owner
+        clauses.append(owner == user.id)  # one's own rows are always visible
     return or_(*clauses) if clauses else false()
 
 

@@ -451,6 +451,33 @@ def test_a_zip_that_lies_about_its_sizes_is_refused(org):
     assert "与文件头不符" in exc.value.message
 
 
+def test_sheets_are_read_in_a_child_process_or_here_if_it_cannot_start(org, monkeypatch):
+    table = excel_import.read_table(xlsx(GOOD), "a.xlsx")
+    assert table._close is not None  # a child process reads it
+    assert [cells[:2] for _n, cells in table.rows()] == [HEADER[:2], ["个人", "张三"], ["对公", "甲科技有限公司"]]
+    table.close()
+
+    def no_process(*args, **kw):
+        raise OSError("no fork here")
+
+    monkeypatch.setattr(excel_import.subprocess, "Popen", no_process)
+    report = run(org.head_a, xlsx(GOOD))
+    assert report.created == 2
+
+
+def test_only_cell_values_come_back_from_the_child():
+    import os
+    import pickle
+
+    evil = pickle.dumps([[os.system]])
+    frame = struct.pack("<I", len(evil)) + evil
+    assert excel_import._read_frame(io.BytesIO(frame)) is None
+    fine = pickle.dumps([["张三", 1.5, True, date(2020, 1, 2)]])
+    assert excel_import._read_frame(io.BytesIO(struct.pack("<I", len(fine)) + fine)) == [["张三", 1.5, True,
+                                                                                          date(2020, 1, 2)]]
+    assert excel_import._read_frame(io.BytesIO(b"\x05\x00")) is None  # cut short: the child died
+
+
 def test_too_large_or_too_long_files_are_refused(org, monkeypatch):
     with pytest.raises(excel_import.SpreadsheetError) as exc:
         run(org.head_a, b"a" * (excel_import.MAX_BYTES + 1), "big.csv")
@@ -555,8 +582,12 @@ def test_upload_imports_and_shows_counts_and_the_rejects_download(app, org):
     resp = upload(head, xlsx(GOOD + [bad]), "名单.xlsx")
     assert resp.status_code == 303
     job = resp.headers["Location"]
+    # From the page (htmx), the browser is sent to the job with a full page load.
+    again = head.post("/customers/import", {"file": (io.BytesIO(xlsx(GOOD)), "名单.xlsx")},
+                      content_type="multipart/form-data", headers={"HX-Request": "true"})
+    assert again.status_code == 204 and again.headers["HX-Redirect"].startswith("/customers/import/")
     body = head.get(job).get_data(as_text=True)
-    assert 'data-count="created">2<' in body and 'data-count="rejected">1<' in body
+    assert 'data-count="created">2<' in body and 'data-count="rejected">1<' in body and "名单.xlsx" in body
     assert "身份证号码校验位不正确" in body and BAD_CHECK not in body  # reasons on the page, not the numbers
     rejects = head.get(job + "/rejects.xlsx")
     assert rejects.status_code == 200 and sheet_rows(rejects.data)[1][:3] == [
@@ -567,8 +598,10 @@ def test_upload_imports_and_shows_counts_and_the_rejects_download(app, org):
     assert other.get(job + "/rejects.xlsx").status_code == 404
     assert other.get(job + "/progress").status_code == 404
     assert head.get("/customers/import/not-a-job-id-at-all-xxxxx").status_code == 404
-    log = db.session.execute(select(AuditLog).where(AuditLog.action == "customer.imported")).scalar_one()
-    assert log.actor_id == org.head_a.id and log.detail["created"] == 2 and log.detail["rejected"] == 1
+    logs = db.session.execute(select(AuditLog).where(AuditLog.action == "customer.imported")
+                              .order_by(AuditLog.id)).scalars().all()
+    assert [(log.actor_id, log.detail["created"], log.detail["updated"], log.detail["rejected"]) for log in logs] == [
+        (org.head_a.id, 2, 0, 1), (org.head_a.id, 0, 2, 0)]
 
 
 @pytest.mark.parametrize("data, filename, message", [

@@ -201,7 +201,10 @@ def import_page():
     else:
         importer.progress = _progress(job)
         _finish(job, importer.process())
-    return redirect(url_for("customers.import_job", job_id=job["id"]), 303)
+    target = url_for("customers.import_job", job_id=job["id"])
+    if request.headers.get("HX-Request"):
+        return "", 204, {"HX-Redirect": target}  # a full page load: the address bar shows the job
+    return redirect(target, 303)
 
 
 @bp.route("/import/template.xlsx")
