@@ -79,11 +79,10 @@ def test_a_route_without_policy_answers_404(make_app):
 @pytest.fixture
 def b_side_data(app, org, enable_plugin):
     """Put B-side rows everywhere a leak could show: audit log, plugin notes, sessions."""
-    from tests.conftest import Client
-    from tests.plugin_example.models import ExampleNote
-
     from crm.customers.search import keys
     from crm.models import Customer
+    from tests.conftest import Client
+    from tests.plugin_example.models import ExampleNote
 
     db.session.add(ExampleNote(outlet_id=org.b.id, text=f"便签{CANARY_B}"))
     org.customer_b = Customer(outlet_id=org.b.id, kind="personal", status="stock", name=f"乙客户{CANARY_B}",

@@ -132,7 +132,7 @@ def test_contacts_on_out_of_scope_customers_are_404(client, org):
 
 def test_birthdays_of_the_coming_week_in_scope(app, org):
     today = services.today_local()
-    soon = make_customer(org.a, "三天后生日", maintainer=org.rm_a, birthday=(today + timedelta(days=3)).replace(year=1985))
+    make_customer(org.a, "三天后生日", maintainer=org.rm_a, birthday=(today + timedelta(days=3)).replace(year=1985))
     make_customer(org.a, "十天后生日", maintainer=org.rm_a, birthday=(today + timedelta(days=10)).replace(year=1985))
     make_customer(org.a, "别人的客户", maintainer=org.teller_a, birthday=today.replace(year=1990))
     found = services.upcoming_birthdays(org.rm_a)
