@@ -37,7 +37,6 @@ GOAL_DEEP = 1.5  # deep page ≤ 1.5 × page 1
 GOAL_P95_MS = 50.0  # list requests
 GOAL_BARE = 2.0  # ours ≤ 2 × bare Flask
 GOAL_SEARCH_MS = 50.0  # median, SQLite
-PROPOSED = False  # --proposed-scope
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 ROW_LINK = re.compile(r'<td><a href="/customers/(\d+)">')
@@ -178,11 +177,11 @@ def capture_sql(engine: Any, view: Callable[[], Any]) -> list[tuple[str, Any]]:
 # ---------------------------------------------------------------- the reference and plain SQL
 
 def scope_condition(head: User, form: str | None = None):
-    """The branch head's scope, written as crm.access writes it: outlets of the subtree, or maintained by him
-    (with --proposed-scope: as form B of the diagnosis, like the app then)."""
+    """The branch head's scope, written as crm.access writes it (form B: outlets of the subtree or maintained by
+    him, both kept off the indexes); form A is the earlier, indexable writing, kept for the diagnosis table."""
     subtree = select(Branch.id).where(Branch.path.like(head.branch.path + "%"))
     outlets = select(Outlet.id).where(Outlet.branch_id.in_(subtree))
-    if (form or ("B" if PROPOSED else "A")) == "B":
+    if (form or "B") == "B":
         return (Customer.outlet_id + 0).in_(outlets) | ((Customer.maintainer_id + 0) == head.id)
     return Customer.outlet_id.in_(outlets) | (Customer.maintainer_id == head.id)
 
@@ -303,31 +302,6 @@ def diagnose(engine: Any, head: User, balance: Any, last_id: int, runs: int = 3)
     return lines
 
 
-def use_proposed_scope() -> None:
-    """A proposal, measured without changing the app: branch posts see the customers of their subtree's outlets
-    (or maintained by them) with both columns made non-indexable, so that the sort index or the search keys drive
-    the query. Other scopes are as crm.access has them."""
-    from sqlalchemy import false
-
-    from crm.access import ScopeSpec, register_scope, scope_filter, subtree_outlet_ids
-    from crm.roles import SCOPE_BRANCH
-
-    as_before = ScopeSpec(outlet=Customer.outlet_id, owner=Customer.maintainer_id)
-
-    def proposed(user: Any):
-        if user.scope != SCOPE_BRANCH:
-            register_scope(Customer, as_before)
-            try:
-                return scope_filter(Customer, user)
-            finally:
-                register_scope(Customer, ScopeSpec(custom=proposed))
-        if user.branch is None:
-            return false()
-        return (Customer.outlet_id + 0).in_(subtree_outlet_ids(user)) | ((Customer.maintainer_id + 0) == user.id)
-
-    register_scope(Customer, ScopeSpec(custom=proposed))
-
-
 # ---------------------------------------------------------------- main
 
 def main() -> None:
@@ -342,15 +316,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=20.0,
                         help="seconds per case after which a slow case stops at 5 samples (default 20)")
     parser.add_argument("--plans", action="store_true", help="also print the plans of the searches and the count")
-    parser.add_argument("--proposed-scope", action="store_true",
-                        help="measure the app with the customer scope of branch posts written as in form B of the "
-                             "diagnosis (registered through crm.access.register_scope, in this process only)")
     args = parser.parse_args()
 
-    if args.proposed_scope:
-        global PROPOSED
-        PROPOSED = True
-        use_proposed_scope()
     with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
         folder = Path(tmp)
         if args.db:
@@ -451,8 +418,6 @@ def run(app: flask.Flask, args: argparse.Namespace, built_in: float | None) -> N
     deep_sql = [s for s in capture_sql(engine, lambda: get(client, deep, HX_ROWS)) if "ORDER BY" in s[0]]
 
     print()
-    if args.proposed_scope:
-        print("*** the app runs with the PROPOSED customer scope for branch posts (--proposed-scope) ***")
     print(f"database: {dialect}   customers: {args.customers:,}   outlets: {outlets}   "
           f"user: branch_head of {head_branch} (sees {in_scope:,})   deep page: after row {depth:,}   "
           f"rounds: {args.rounds}")

@@ -200,7 +200,16 @@ def import_page():
         thread.start()
     else:
         importer.progress = _progress(job)
-        _finish(job, importer.process())
+        try:
+            _finish(job, importer.process())
+        except Exception:
+            db.session.rollback()
+            job.update(state="failed", finished=time.time(),
+                       counts=importer.report.counts() if importer.report else None,
+                       message=_("导入过程中出错，已中止。此前已保存的批次（见下方数字）保留；"
+                                 "请检查文件后重新导入（重复导入不会产生重复客户）。"))
+            _save(job)
+            raise
     target = url_for("customers.import_job", job_id=job["id"])
     if request.headers.get("HX-Request"):
         return "", 204, {"HX-Redirect": target}  # a full page load: the address bar shows the job
