@@ -14,6 +14,7 @@ import time
 import zipfile
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import python_calamine as pc
@@ -623,6 +624,21 @@ def test_a_zip_bomb_upload_is_refused(app, org):
     resp = upload(head, _bomb(30 * 1024 * 1024), "bomb.xlsx")
     assert resp.status_code == 422 and "压缩炸弹" in resp.get_data(as_text=True)
     assert stable() == before
+
+
+def test_a_failing_import_is_marked_failed_and_does_not_block_the_next(app, org, monkeypatch):
+    head = logged_in(app, "HA0001")
+
+    def broken(self, inserts, updates):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(imports.CustomerImport, "_write", broken)
+    with pytest.raises(RuntimeError):  # TESTING lets it through; a server answers 500
+        upload(head, xlsx(GOOD), "x.xlsx")
+    jobs = [import_views.load_job(p.stem) for p in Path(app.instance_path, "imports").glob("*.json")]
+    assert [j["state"] for j in jobs] == ["failed"]
+    monkeypatch.undo()
+    assert upload(head, xlsx(GOOD), "x.xlsx").status_code == 303 and count() == 2
 
 
 def test_upload_without_csrf_is_refused(app, org):
