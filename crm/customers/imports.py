@@ -49,18 +49,17 @@ from crm.customers.services import (
     PERSONAL_ONLY,
     TEXT_FIELDS,
     birth_md,
+    check_fields,
 )
 from crm.excel_import import MAX_BYTES, MAX_ROWS, SpreadsheetError, Table, read_table
 from crm.extensions import db
 from crm.models import Customer, Outlet, User
 from crm.models.customers import ECO_MODULES, EMPLOYER_TYPES, KINDS, RISK_PREFERENCES, STATUSES
 from crm.timeutil import utcnow
-from crm.validators import ValidationError, parse_amount, validate_cn_mobile, validate_id_card, validate_uscc
 
 CHUNK = 2_000
 SQLITE_CACHE_KB = 32 * 1024
 HEADER_SEARCH_ROWS = 10
-MONEY_MAX = Decimal("9999999999999999.99")
 XLSX_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REPORT_COLUMNS = ("行号", "出错的列", "原因")  # the rejects file's own columns, ignored when it is imported again
@@ -166,8 +165,6 @@ STORED = tuple(Customer.__table__.c[name] for name in (
     "id", "kind", "outlet_id", "maintainer_id", "phone", "cert_no", *TEXT_FIELDS,
     *(n for n in CHOICE_FIELDS if n != "kind"), *MONEY_FIELDS, *BOOL_FIELDS, *DATE_FIELDS, "gender", "birth_md",
     "name_pinyin", "name_initials", "phone_rev", "cert_rev"))
-TEXT_LIMITS = {name: Customer.__table__.c[name].type.length for name in TEXT_FIELDS
-               if getattr(Customer.__table__.c[name].type, "length", None)}
 ID_LIKE = re.compile(r"[0-9]{17}[0-9Xx]")
 
 
@@ -322,89 +319,7 @@ class Existing:
     stored: dict[str, Any] | None = None  # its columns as stored, to write only what changes
 
 
-def check_values(raw: dict[str, Any], existing: Existing | None = None) -> tuple[dict[str, Any], dict[str, str]]:
-    """`services.clean` for one row, with the same rules and messages, minus its queries (outlet, maintainer,
-    certificate clash: the import resolves those for a whole chunk at once). Also checks the length of every text
-    column, which the form leaves to the database (one over-long value must not sink a whole chunk)."""
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    kind = existing.kind if existing is not None else (raw.get("kind") or "")
-    if kind not in KINDS:
-        errors["kind"] = _("请选择客户类型（个人或对公）")
-    values["kind"] = kind
-    for name in TEXT_FIELDS:
-        text = (raw.get(name) or "").strip()
-        values[name] = text or None
-    if not values["name"]:
-        errors["name"] = _("请输入客户名称")
-    elif len(values["name"]) > 100:
-        errors["name"] = _("客户名称不能超过100个字")
-    for name, limit in TEXT_LIMITS.items():
-        if name != "name" and values[name] and len(values[name]) > limit:
-            errors[name] = _("不能超过%(n)d个字", n=limit)
-    for name, choices in CHOICE_FIELDS.items():
-        if name == "kind":
-            continue
-        choice = (raw.get(name) or "").strip()
-        if choice and choice not in choices:
-            errors[name] = _("选项无效")
-        values[name] = choice or None
-    values["status"] = values["status"] or "stock"
-    for name in MONEY_FIELDS:
-        text = str(raw.get(name) or "").strip()
-        if not text:
-            values[name] = None if name in ("aum", "annual_revenue") else Decimal("0")
-            continue
-        try:
-            values[name] = parse_amount(text, min_value=Decimal("0"), max_value=MONEY_MAX)
-        except ValidationError as exc:
-            errors[name] = exc.message
-    for name in BOOL_FIELDS:
-        value = raw.get(name)
-        values[name] = value if isinstance(value, bool) else str(value or "").strip().lower() in (
-            "1", "y", "on", "true", "是")
-    for name in DATE_FIELDS:
-        value = raw.get(name)
-        if isinstance(value, date) or not value:
-            values[name] = value or None
-            continue
-        try:
-            values[name] = datetime.strptime(str(value).strip(), "%Y-%m-%d").date()
-        except ValueError:
-            errors[name] = _("日期格式应为 年-月-日，例如 2026-11-23")
-    gender = (raw.get("gender") or "").strip()
-    values["gender"] = gender if gender in ("男", "女") else None
-
-    cert = (raw.get("cert_no") or "").strip().upper()
-    values["cert_no"] = None
-    if not cert and existing is not None:
-        values["cert_no"] = existing.cert_no  # blank keeps it, as in the edit form
-    elif cert:
-        try:
-            if kind == "personal":
-                card = validate_id_card(cert)
-                values["cert_no"] = card.number
-                values["birthday"] = values.get("birthday") or card.birth_date
-                values["gender"] = values.get("gender") or card.gender
-            elif kind == "corporate":
-                values["cert_no"] = validate_uscc(cert)
-        except ValidationError as exc:
-            errors["cert_no"] = exc.message
-    phone = (raw.get("phone") or "").strip()
-    values["phone"] = existing.phone if existing is not None else None
-    if phone:
-        try:
-            values["phone"] = validate_cn_mobile(phone)
-        except ValidationError as exc:
-            errors["phone"] = exc.message
-
-    if kind == "personal":
-        for name in CORPORATE_ONLY:
-            values[name] = False if name in BOOL_FIELDS else None
-    elif kind == "corporate":
-        for name in PERSONAL_ONLY:
-            values[name] = False if name in BOOL_FIELDS else None
-    return values, errors
+check_values = check_fields  # the form's rules, without queries (kept under the import's name)
 
 
 def cert_key(text: str) -> str:

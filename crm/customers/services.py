@@ -47,14 +47,21 @@ CHOICE_FIELDS = {"kind": KINDS, "status": STATUSES, "risk_preference": RISK_PREF
 MONEY_FIELDS = ("deposit_balance", "deposit_daily_avg", "loan_balance", "aum", "annual_revenue")
 BOOL_FIELDS = ("vip", "has_loan", "retired", "basic_account", "ebanking")
 DATE_FIELDS = ("birthday", "registered_on")
+MONEY_MAX = Decimal("9999999999999999.99")
+# Each text column's length, from the model: checked before saving, so an over-long value gets a message.
+TEXT_LIMITS = {name: Customer.__table__.c[name].type.length for name in TEXT_FIELDS
+               if getattr(Customer.__table__.c[name].type, "length", None)}
 PERSONAL_ONLY = ("birthday", "gender", "employer", "employer_type", "occupation", "retired", "risk_preference",
                  "family_risk_preference", "product_needs", "family_info", "preferences")
 CORPORATE_ONLY = ("legal_rep", "registered_on", "industry", "annual_revenue", "eco_module", "basic_account",
                   "ebanking", "near_term_target")
 
 
-def clean(actor: Any, raw: dict[str, Any], *, existing: Customer | None = None) -> dict[str, Any]:
-    """Validate submitted values (strings from a form or an import row) into typed column values."""
+def check_fields(raw: dict[str, Any], existing: Any = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The checks of one customer's fields that need no query — shared by the form (`clean`) and the import, so
+    the two can never disagree. `existing` is anything with kind, cert_no and phone (a Customer, or the import's
+    lightweight record): a blank ID or mobile keeps the stored one (the edit form never carries the full numbers).
+    Text lengths are checked here too, so one over-long value never reaches the database."""
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     kind = existing.kind if existing is not None else (raw.get("kind") or "")
@@ -68,6 +75,9 @@ def clean(actor: Any, raw: dict[str, Any], *, existing: Customer | None = None) 
         errors["name"] = _("请输入客户名称")
     elif len(values["name"]) > 100:
         errors["name"] = _("客户名称不能超过100个字")
+    for name, limit in TEXT_LIMITS.items():
+        if name != "name" and values[name] and len(values[name]) > limit:
+            errors[name] = _("不能超过%(n)d个字", n=limit)
     for name, choices in CHOICE_FIELDS.items():
         if name == "kind":
             continue
@@ -82,12 +92,13 @@ def clean(actor: Any, raw: dict[str, Any], *, existing: Customer | None = None) 
             values[name] = None if name in ("aum", "annual_revenue") else Decimal("0")
             continue
         try:
-            values[name] = parse_amount(text, min_value=Decimal("0"), max_value=Decimal("9999999999999999.99"))
+            values[name] = parse_amount(text, min_value=Decimal("0"), max_value=MONEY_MAX)
         except ValidationError as exc:
             errors[name] = exc.message
     for name in BOOL_FIELDS:
         value = raw.get(name)
-        values[name] = value if isinstance(value, bool) else str(value or "").strip().lower() in ("1", "y", "on", "true", "是")
+        values[name] = value if isinstance(value, bool) else str(value or "").strip().lower() in (
+            "1", "y", "on", "true", "是")
     for name in DATE_FIELDS:
         value = raw.get(name)
         if isinstance(value, date) or not value:
@@ -103,8 +114,7 @@ def clean(actor: Any, raw: dict[str, Any], *, existing: Customer | None = None) 
     cert = (raw.get("cert_no") or "").strip().upper()
     values["cert_no"] = None
     if not cert and existing is not None:
-        # The edit form never carries the full number (a look at it is an audited reveal): blank keeps it.
-        values["cert_no"] = existing.cert_no
+        values["cert_no"] = existing.cert_no  # blank keeps it, as in the edit form
     elif cert:
         try:
             if kind == "personal":
@@ -117,12 +127,25 @@ def clean(actor: Any, raw: dict[str, Any], *, existing: Customer | None = None) 
         except ValidationError as exc:
             errors["cert_no"] = exc.message
     phone = (raw.get("phone") or "").strip()
-    values["phone"] = existing.phone if existing is not None else None  # blank keeps it, as for cert_no
+    values["phone"] = existing.phone if existing is not None else None
     if phone:
         try:
             values["phone"] = validate_cn_mobile(phone)
         except ValidationError as exc:
             errors["phone"] = exc.message
+
+    if kind == "personal":
+        for name in CORPORATE_ONLY:
+            values[name] = False if name in BOOL_FIELDS else None
+    elif kind == "corporate":
+        for name in PERSONAL_ONLY:
+            values[name] = False if name in BOOL_FIELDS else None
+    return values, errors
+
+
+def clean(actor: Any, raw: dict[str, Any], *, existing: Customer | None = None) -> dict[str, Any]:
+    """Validate submitted values (strings from a form or an import row) into typed column values."""
+    values, errors = check_fields(raw, existing)
 
     # Where the customer belongs, and who maintains it: only inside the actor's scope.
     outlet_id = _int(raw.get("outlet_id"))
@@ -148,12 +171,6 @@ def clean(actor: Any, raw: dict[str, Any], *, existing: Customer | None = None) 
             errors["maintainer_id"] = _("维护人必须是该网点的在岗员工")
     values["maintainer_id"] = maintainer_id
 
-    if kind == "personal":
-        for name in CORPORATE_ONLY:
-            values[name] = False if name in BOOL_FIELDS else None
-    elif kind == "corporate":
-        for name in PERSONAL_ONLY:
-            values[name] = False if name in BOOL_FIELDS else None
     if values.get("cert_no"):
         clash = db.session.execute(select(Customer).where(Customer.cert_no == values["cert_no"])).scalar_one_or_none()
         if clash is not None and (existing is None or clash.id != existing.id):
