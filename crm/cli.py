@@ -35,7 +35,7 @@ def main() -> None:
 def register_commands(app: Flask) -> None:
     for command in (serve_command, init_db_command, demo_command, check_command, plugins_command,
                     create_admin_command,
-                    import_customers_command):
+                    import_customers_command, export_customers_command):
         app.cli.add_command(command)
     app.extensions["crm"].pm.hook.crm_register_commands(cli=app.cli)
 
@@ -257,3 +257,38 @@ def import_customers_command(file: str, login: str, rejects: str | None) -> None
     if rejects and report.rejected:
         write_rejects(rejects, report)
         click.echo(f"未导入的行已写入 {rejects}")
+
+
+@click.command("export-customers")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--as", "login", required=True, help="Login of the staff member the export runs as (scope, masking, audit).")
+@click.option("--status", type=click.Choice(["stock", "target"]), help="存量 (stock) or 目标 (target) customers only.")
+@click.option("--no-loan", is_flag=True, help="无贷户 only (R-12).")
+@click.option("--min-deposit", help="Deposit standard (R-12): 0 = all, 50000 = 50,000 and above.")
+@click.option("--outlet", type=int, help="One outlet (id) of the user's scope.")
+@with_appcontext
+def export_customers_command(out: str, login: str, status: str | None, no_loan: bool, min_deposit: str | None,
+                             outlet: int | None) -> None:
+    """Export customers to .xlsx as the web page does (R-13): the user's scope, masked for posts that may not
+    reveal full numbers, audited."""
+    from crm.auth.services import find_user
+    from crm.customers import exports, services
+
+    user = find_user(login)
+    if user is None or not user.active:
+        raise click.BadParameter("没有该登录名的在岗员工", param_hint="--as")
+    from crm.access import can
+
+    if not can("customers.export", user):
+        raise click.ClickException("该员工的岗位不能导出客户清单")
+    args = {"status": status, "loan": "no" if no_loan else None, "min": min_deposit, "outlet": outlet}
+    f = services.parse_filters({k: str(v) for k, v in args.items() if v is not None})
+    if f.errors:
+        raise click.ClickException("；".join(f.errors))
+    try:
+        buffer, rows, full = exports.export(user, f)
+    except exports.ExportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with open(out, "wb") as fh:
+        fh.write(buffer.getvalue())
+    click.echo(f"已导出 {rows:,} 位客户到 {out}（证件号和手机号{'完整' if full else '已脱敏'}）。")

@@ -88,3 +88,19 @@ def test_rm_exports_only_own_customers(client, org):
     add(org.a, "别人的客户", maintainer=org.teller_a)
     client.login("RA0001")
     assert [r[0] for r in rows_of(client.get("/customers/export.xlsx"))] == ["我的客户"]
+
+
+def test_export_command_line(runner, org, tmp_path):
+    add(org.a, "恰好五万", cert="410102199001011234", deposit="50000.00")
+    add(org.a, "差一分", deposit="49999.99")
+    out = tmp_path / "stock.xlsx"
+    result = runner.invoke(args=["export-customers", str(out), "--as", "HA0001", "--status", "stock", "--no-loan",
+                                 "--min-deposit", "50000"])
+    assert result.exit_code == 0, result.output
+    assert "已导出 1 位客户" in result.output and "完整" in result.output
+    rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_index(0).to_python()[1:]
+    assert [r[0] for r in rows] == ["恰好五万"] and rows[0][3] == "410102199001011234"
+    denied = runner.invoke(args=["export-customers", str(out), "--as", "TA0001"])
+    assert denied.exit_code != 0 and "不能导出" in denied.output
+    bad = runner.invoke(args=["export-customers", str(out), "--as", "HA0001", "--min-deposit", "很多"])
+    assert bad.exit_code != 0 and "存款下限" in bad.output
