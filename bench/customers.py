@@ -19,7 +19,10 @@ from zoneinfo import ZoneInfo
 import flask
 from sqlalchemy import event, func, select, tuple_
 
-from crm import create_app
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pages import PASSWORD, log_in  # noqa: E402 - the same login as bench/pages.py
+
+from crm import create_app  # noqa: E402
 from crm.auth.services import hash_password, set_password
 from crm.customers.services import encode_cursor
 from crm.demo import ensure_demo
@@ -29,7 +32,6 @@ from crm.masking import mask_id_card, mask_mobile
 from crm.models import Branch, Customer, Outlet, User
 from crm.money import round_half_up, to_decimal
 
-PASSWORD = "Bench-pass-2026"
 EXTRA_OUTLETS = 100  # on top of the demo's 10: 70 under 郑州分行, 30 under 洛阳分行
 OUTLET_STAFF = ("outlet_head", "corporate_rm", "personal_rm", "wealth_manager", "lobby_manager", "low_counter_teller")
 HX_ROWS = {"HX-Request": "true", "HX-Target": "customer-rows"}
@@ -38,7 +40,6 @@ GOAL_P95_MS = 50.0  # list requests
 GOAL_BARE = 2.0  # ours ≤ 2 × bare Flask
 GOAL_SEARCH_MS = 50.0  # median, SQLite
 
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 ROW_LINK = re.compile(r'<td><a href="/customers/(\d+)">')
 
 # The reference renders the same 50 rows as the list's rows block: the same cells, classes, labels and the
@@ -135,16 +136,6 @@ def build(app: flask.Flask, n: int) -> float:
 
 
 # ---------------------------------------------------------------- requests
-
-def log_in(client: Any, login: str) -> None:
-    page = client.get("/login")
-    token = CSRF.search(page.get_data(as_text=True))
-    if page.status_code != 200 or token is None:
-        sys.exit(f"GET /login: status {page.status_code}, csrf token found: {token is not None}")
-    answer = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": token.group(1)})
-    if answer.status_code != 302:
-        sys.exit(f"POST /login answered {answer.status_code}, expected 302")
-
 
 def get(client: Any, url: str, headers: dict[str, str] | None = None) -> str:
     response = client.get(url, headers=headers)

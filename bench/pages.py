@@ -75,12 +75,12 @@ def build_app(db_url: str | None, folder: Path) -> flask.Flask:
     return app
 
 
-def log_in(client: Any) -> None:
+def log_in(client: Any, login: str = DEMO_ADMIN) -> None:
     page = client.get("/login")
     token = CSRF.search(page.get_data(as_text=True))
     if page.status_code != 200 or token is None:
         sys.exit(f"GET /login: status {page.status_code}, csrf token found: {token is not None}")
-    answer = client.post("/login", data={"login": DEMO_ADMIN, "password": PASSWORD, "csrf_token": token.group(1)})
+    answer = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": token.group(1)})
     if answer.status_code != 302:
         sys.exit(f"POST /login answered {answer.status_code}, expected 302")
 
