@@ -14,7 +14,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from crm.contrib import Permission
 from crm.extensions import db
-from crm.models import AuditLog, Branch, Customer, CustomerClaim, Outlet, User
+from crm.models import AuditLog, Branch, Customer, CustomerClaim, CustomerProduct, FamilyMember, Outlet, User
 from crm.roles import (
     BRANCH_POSTS,
     CLAIM_ORDER,
@@ -236,6 +236,11 @@ register_scope(AuditLog, ScopeSpec(custom=_audit_scope))
 register_scope(Customer, ScopeSpec(outlet=Customer.outlet_id, owner=Customer.maintainer_id))
 # A customer's claim history is visible exactly where the customer is.
 register_scope(CustomerClaim, ScopeSpec(custom=lambda user: CustomerClaim.customer_id.in_(
+    scoped(Customer, user).with_only_columns(Customer.id))))
+# Products held and family members likewise (plugins, e.g. the kids campaign, read children through this).
+register_scope(CustomerProduct, ScopeSpec(custom=lambda user: CustomerProduct.customer_id.in_(
+    scoped(Customer, user).with_only_columns(Customer.id))))
+register_scope(FamilyMember, ScopeSpec(custom=lambda user: FamilyMember.customer_id.in_(
     scoped(Customer, user).with_only_columns(Customer.id))))
 
 

@@ -42,6 +42,14 @@ ACTIONS = {
     "customer.exported": _l("导出客户清单"),
     "customer.ledger_printed": _l("打印台账"),
     "customer.imported": _l("导入客户"),
+    "customer.product.added": _l("登记持有产品"),
+    "customer.product.updated": _l("修改持有产品"),
+    "customer.product.removed": _l("删除持有产品"),
+    "customer.product.revealed": _l("查看完整账号"),
+    "customer.family.added": _l("登记家庭成员"),
+    "customer.family.updated": _l("修改家庭成员"),
+    "customer.family.removed": _l("删除家庭成员"),
+    "customer.family.revealed": _l("查看家庭成员手机号"),
 }
 
 RESULTS = {"ok": _l("成功"), "fail": _l("失败"), "denied": _l("拒绝")}

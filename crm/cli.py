@@ -93,6 +93,10 @@ def serve_command(host: str, port: int, demo: bool) -> None:
 
         upgrade_database()
         ensure_demo(seed=20261123, echo=click.echo)
+        from crm.demo_customers import DEMO_SERVE_CUSTOMERS, ensure_demo_customers
+
+        if ensure_demo_customers(DEMO_SERVE_CUSTOMERS, seed=20261123, echo=click.echo):
+            click.echo(f"已生成 {DEMO_SERVE_CUSTOMERS:,} 个演示客户（含家庭成员、持有产品和联系记录）。")
     click.echo(f"网点CRM 运行于 http://{host}:{port}  (Ctrl+C 停止)")
     from werkzeug.serving import run_simple
 

@@ -21,12 +21,14 @@ class NavItem:
 
 @dataclass(frozen=True)
 class Panel:
-    """A box on the customer page, filled lazily from `url` (an HTMX fragment) when it scrolls into view."""
+    """A box on the customer page, filled lazily from `url` (an HTMX fragment) when it scrolls into view.
+    `wide` boxes go in the main column under the overview (tables); the others in the side column."""
 
     key: str
     title: str
     url: str
     weight: int = 100
+    wide: bool = False
 
 
 @dataclass(frozen=True)

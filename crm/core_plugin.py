@@ -35,6 +35,11 @@ class CorePlugin:
             Panel("core.activity", _("联系与跟进"), url_for("activity.timeline", customer_id=customer.id), weight=5),
             Panel("core.maintenance", _("维护与归属"),
                   url_for("customers.maintenance_panel", customer_id=customer.id), weight=10),
+            Panel("core.products", _("持有产品"),
+                  url_for("customers.profile_panel", customer_id=customer.id, section="products"), weight=5, wide=True),
+            *([Panel("core.family", _("家庭成员"),
+                     url_for("customers.profile_panel", customer_id=customer.id, section="family"), weight=10,
+                     wide=True)] if customer.kind == "personal" else []),
         ]
 
     @hookimpl

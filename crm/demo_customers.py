@@ -14,7 +14,12 @@ What is generated, per customer (spec §2.3):
   corporate customers; RM/wealth manager for T1, lobby/counter staff for T0 personal customers);
 - personal details (family, product needs, risk preference, work) and corporate details (industry, legal
   representative, eco-map module, registration date, revenue) for a share of customers;
-- `last_contact_at` for ~60% (recent, with a long tail). There is no activity table yet: the date stands in.
+- `last_contact_at` for ~60% (recent, with a long tail), with the contact itself in the activity table (by the
+  maintainer; recent ones often with a next follow-up date, so the dashboard has reminders);
+- family members for ~30% of personal customers (spouse, children with birthdays and school grades matching
+  their age), with the 家庭资料 text written from them; products held that add up: the deposit products sum to
+  the deposit balance, wealth/fund/policy products make up the AUM above it, the loan equals the loan balance,
+  plus cards and e-banking.
 
 Speed: rows are plain dicts inserted with a Core `insert(customer)` executemany, 20,000 per transaction; into an
 empty table the secondary indexes are dropped first and rebuilt at the end. Pinyin is read once per phrase or
@@ -41,7 +46,7 @@ from sqlalchemy import Boolean, bindparam, func, insert, select, text
 from crm.customers.search import pinyin_keys
 from crm.demo import DemoRefused
 from crm.extensions import db
-from crm.models import Branch, Customer, Outlet, User
+from crm.models import Activity, Branch, Customer, CustomerProduct, FamilyMember, Outlet, User
 from crm.timeutil import utcnow
 
 CHUNK = 20_000
@@ -131,6 +136,27 @@ _STOCK_TARGETS = ("年末日均存款提升20%", "新增代发工资", "提升�
 _PHONE_PREFIXES = ("130 131 132 133 134 135 136 137 138 139 150 151 152 153 155 156 157 158 159 166 175 176 177 "
                    "178 180 181 182 183 184 185 186 187 188 189 191 198 199 135 136 137 138 139 150 151 158 159 "
                    "186 187 188 189").split()
+
+# Products held (spec §2.3): (category, name, term in days or 0)
+_TIME_DEPOSITS = (("三个月整存整取", 91), ("六个月整存整取", 182), ("一年期整存整取", 365), ("两年期整存整取", 730),
+                  ("三年期整存整取", 1095), ("五年期整存整取", 1826), ("大额存单（三年期）", 1095))
+_WEALTH = (("稳健理财90天", 90), ("稳健理财180天", 180), ("季季享理财", 91), ("睿享一年期理财", 365),
+           ("天天利现金管理", 0))
+_FUNDS = ("沪深300指数基金", "稳健债券基金", "货币市场基金", "平衡混合型基金", "基金定投（月投1000元）")
+_POLICIES = ("子女教育金保险", "养老年金保险", "重大疾病保险", "终身寿险", "两全保险")
+_CARDS = ("借记卡", "借记卡", "信用卡", "社保卡", "借记卡")
+_PERSONAL_LOANS = ("个人住房贷款", "个人消费贷款", "个人经营贷款")
+_CORP_LOANS = ("流动资金贷款", "银行承兑汇票", "固定资产贷款")
+# Contacts (activity) written at `last_contact_at`, by the maintainer
+_CONTACTS = (("call", "电话回访，客户近期无资金需求，约定下月再联系"), ("call", "电话告知定期存款即将到期，客户考虑续存"),
+             ("visit", "上门走访，了解家庭资产配置情况，推荐稳健理财"), ("meeting", "客户到网点办理业务，顺便介绍手机银行"),
+             ("message", "微信发送节日问候及理财产品信息"), ("visit", "走访企业，了解经营和结算需求"),
+             ("call", "电话邀约参加本周六理财沙龙"), ("meeting", "面谈子女教育金规划，客户有意向"))
+_STAGES = (None, None, "identify", "arouse", "present", "objection", "close")
+_SCHOOL_BY_AGE = {3: "k1", 4: "k2", 5: "k3", 6: "p1", 7: "p2", 8: "p3", 9: "p4", 10: "p5", 11: "p6", 12: "m1",
+                  13: "m2", 14: "m3", 15: "h1", 16: "h2", 17: "h3"}
+_SCHOOLS = ("实验小学", "外国语小学", "第一幼儿园", "金水区实验幼儿园", "第八中学", "外国语中学", "第一高级中学",
+            "育才小学", "春蕾幼儿园", "第二中学")
 
 # 身份证 birthplace codes (all in the national division table): local codes first, by 分行 code prefix.
 _AREAS_BY_BRANCH = {
@@ -247,6 +273,10 @@ class _Generator:
         self.id_counters = array("H", bytes(2 * len(_ALL_AREAS) * self.n_days * 2))
         self.area_sums = [sum(int(c) * w for c, w in zip(code, _ID_WEIGHTS[:6], strict=True)) for code in _ALL_AREAS]
         self.org_k = start  # USCC: organisation codes from a counter, scrambled bijectively
+        self.next_id = 1  # set by seed_customers: customers get explicit ids, so their family rows can refer to them
+        self.family: list[dict[str, Any]] = []
+        self.products: list[dict[str, Any]] = []
+        self.activities: list[dict[str, Any]] = []
 
     # -- pools
 
@@ -280,20 +310,6 @@ class _Generator:
         self.suffixes = [s for s, _ in _SUFFIXES]
         self.suffix_cum = list(_cumulative(w for _, w in _SUFFIXES))
         self.product_pool = ["、".join(rng.sample(_PRODUCTS, rng.choice((1, 1, 2, 2, 3)))) for _ in range(300)]
-        families = []
-        for _ in range(400):
-            kids = rng.choice((0, 1, 1, 1, 2, 2))
-            ages = sorted(rng.randint(1, 15) for _ in range(kids))
-            spouse = rng.choice(("已婚", "已婚", "已婚", "未婚", "离异"))
-            if spouse == "未婚" or not kids:
-                text_ = spouse + rng.choice(("，与父母同住", "，独居", "", "，父母退休在家"))
-            else:
-                text_ = spouse + "，" + "、".join(
-                    f"{'儿子' if rng.random() < 0.5 else '女儿'}{a}岁" for a in ages)
-                if rng.random() < 0.5:
-                    text_ += f"，配偶在{rng.choice(_EMPLOYERS)}工作"
-            families.append(text_)
-        self.family_pool = families
 
     def _area_choices(self, branch_code: str) -> tuple[str, ...]:
         local = _AREAS_BY_BRANCH.get(branch_code[:4])
@@ -342,6 +358,114 @@ class _Generator:
             if code not in self.existing:
                 return code
 
+    # -- family members and products (spec §2.3)
+
+    def _family(self, customer_id: int, surname: str, gender: str, age: int, birth_ord: int) -> str:
+        """Family members of one personal customer; returns the 家庭资料 summary that matches them."""
+        rng = self.rng
+        rand = rng.random
+        today_ord = self.today_ord
+        own_birth = birth_ord or today_ord - age * 365
+        parts = []
+        married = age >= 24 and rand() < 0.8
+        if married:
+            spouse_gender = "女" if gender == "男" else "男"
+            pool = self.given[spouse_gender]
+            self.family.append(self._member(customer_id, "spouse", self.surnames[int(rand() * 60)] +
+                                            pool[int(rand() * len(pool))], spouse_gender,
+                                            own_birth + int(rng.gauss(0, 900)), None))
+            parts.append("已婚")
+        else:
+            parts.append("未婚" if age < 35 else "离异")
+        kids = []
+        if married and 24 <= age <= 62:
+            for _ in range((0, 1, 1, 1, 2, 2)[int(rand() * 6)]):
+                born = own_birth + int((24 + rand() * 14) * 365.25)
+                if born < today_ord - 30:
+                    kids.append(born)
+        for born in sorted(kids):
+            kid_gender = "男" if rand() < 0.52 else "女"
+            pool = self.given[kid_gender]
+            kid_surname = surname if gender == "男" or rand() < 0.3 else self.surnames[int(rand() * 60)]
+            kid_age = (today_ord - born) // 365
+            self.family.append(self._member(customer_id, "child", kid_surname + pool[int(rand() * len(pool))],
+                                            kid_gender, born, _SCHOOL_BY_AGE.get(kid_age, "u" if kid_age >= 18 else
+                                                                                 "none")))
+            parts.append(f"{'儿子' if kid_gender == '男' else '女儿'}{kid_age}岁")
+        if age < 45 and rand() < 0.3:
+            parts.append("父母退休在家")
+        return "，".join(parts[:1]) + ("，" + "、".join(parts[1:]) if parts[1:] else "")
+
+    def _member(self, customer_id: int, relation: str, name: str, gender: str, born: int,
+                grade: str | None) -> dict[str, Any]:
+        rand = self.rng.random
+        school = None
+        if grade and grade not in ("none", "u") and rand() < 0.6:
+            school = _SCHOOLS[int(rand() * len(_SCHOOLS))]
+        adult = relation != "child" or grade == "u"
+        return {"customer_id": customer_id, "relation": relation, "name": name, "gender": gender,
+                "birthday": date.fromordinal(min(born, self.today_ord)), "school_grade": grade, "school": school,
+                "occupation": self.rng.choice(_OCCUPATIONS[_pick(_EMPLOYER_TYPES, rand())]) if adult and rand() < 0.6
+                else None,
+                "phone": f"{_PHONE_PREFIXES[int(rand() * len(_PHONE_PREFIXES))]}{int(rand() * 100_000_000):08d}"
+                if adult and rand() < 0.5 else None,
+                "risk_preference": _pick(_RISK, rand()) if adult and rand() < 0.3 else None,
+                "preferences": _PREFERENCES[int(rand() * len(_PREFERENCES))] if rand() < 0.2 else None,
+                "created_at": self.now, "version": 1}
+
+    def _products(self, row: dict[str, Any], personal: bool, target: bool) -> None:
+        """The products behind the customer's balances: deposits that add up to the deposit balance, AUM above it
+        in wealth/funds/policies, the loan, cards and e-banking. Targets hold little or nothing yet."""
+        rng = self.rng
+        rand = rng.random
+        today_ord = self.today_ord
+        cid = row["id"]
+        add = self.products.append
+        balance = int(row["deposit_balance"] * 100)
+
+        def product(category: str, name: str, cents: int | None = None, opened: int | None = None,
+                    term: int = 0) -> None:
+            opened = opened or today_ord - int(rand() * 2000) - 1
+            add({"customer_id": cid, "category": category, "name": name,
+                 "account_no": f"6228{int(rand() * 10**15):015d}" if category in ("deposit_current", "card") else None,
+                 "amount": Decimal(cents).scaleb(-2) if cents is not None else None,
+                 "opened_on": date.fromordinal(opened),
+                 "matures_on": date.fromordinal(opened + term) if term else None, "notes": None,
+                 "created_at": self.now, "version": 1})
+
+        if balance:
+            time_part = 0
+            if rand() < (0.45 if personal else 0.25):
+                name, term = _TIME_DEPOSITS[int(rand() * len(_TIME_DEPOSITS))]
+                time_part = int(balance * (0.4 + rand() * 0.5))
+                # opened so that the maturity falls from a month ago to a term ahead: some mature this month
+                matures = today_ord - 30 + int(rand() * (term + 30))  # some matured lately, some due this month
+                product("deposit_time", name if personal else "单位定期存款", time_part, matures - term, term)
+            product("deposit_current", "活期储蓄" if personal else "单位活期存款（基本户）", balance - time_part)
+        if personal:
+            aum = row.get("aum")
+            extra = int(aum * 100) - balance if aum is not None else 0
+            if extra > 0:
+                wealth = int(extra * (0.3 + rand() * 0.5))
+                name, term = _WEALTH[int(rand() * len(_WEALTH))]
+                product("wealth", name, wealth, today_ord - int(rand() * max(term, 30)), term)
+                rest = extra - wealth
+                if rand() < 0.5:
+                    product("fund", _FUNDS[int(rand() * len(_FUNDS))], rest)
+                else:
+                    product("insurance", _POLICIES[int(rand() * len(_POLICIES))], rest)
+            if rand() < (0.6 if not target else 0.2):
+                product("card", _CARDS[int(rand() * len(_CARDS))])
+            if rand() < (0.35 if not target else 0.1):
+                product("ebanking", "手机银行")
+            if row["has_loan"]:
+                product("loan", _PERSONAL_LOANS[int(rand() * len(_PERSONAL_LOANS))], int(row["loan_balance"] * 100))
+        else:
+            if row["ebanking"]:
+                product("ebanking", "企业网银")
+            if row["has_loan"]:
+                product("loan", _CORP_LOANS[int(rand() * len(_CORP_LOANS))], int(row["loan_balance"] * 100))
+
     # -- rows
 
     def rows(self, count: int) -> list[dict[str, Any]]:
@@ -364,8 +488,11 @@ class _Generator:
         birth_md = self.birth_md
         out = []
         append = out.append
+        self.family, self.products, self.activities = [], [], []
         for i in range(count):
             outlet_id = outlets[i]
+            customer_id = self.next_id
+            self.next_id += 1
             personal = rand() < 0.85
             target = rand() < 0.20
             # deposits: lognormal, in cents
@@ -391,6 +518,7 @@ class _Generator:
                     contact = created + timedelta(hours=2)
             phone = f"{phones[i]}{int(rand() * 100_000_000):08d}" if rand() < 0.95 else None
             row = {
+                "id": customer_id,
                 "outlet_id": outlet_id, "status": "target" if target else "stock", "phone": phone,
                 "phone_rev": phone[::-1] if phone else None, "tier": tier, "deposit_balance": balance,
                 "deposit_daily_avg": dec(avg).scaleb(-2), "last_contact_at": contact,
@@ -429,7 +557,8 @@ class _Generator:
                     "risk_preference": _pick(_RISK, rand()) if rand() < 0.45 else None,
                     "family_risk_preference": _pick(_RISK, rand()) if rand() < 0.25 else None,
                     "product_needs": rng.choice(self.product_pool) if rand() < 0.35 else None,
-                    "family_info": rng.choice(self.family_pool) if rand() < 0.30 else None,
+                    "family_info": self._family(customer_id, surname, gender, age, birth_ord) if rand() < 0.30
+                    else None,
                     "preferences": rng.choice(_PREFERENCES) if rand() < 0.15 else None,
                     "maintenance_target": rng.choice(_STOCK_TARGETS) if not target and rand() < 0.2 else None,
                     "legal_rep": None, "registered_on": None, "industry": None, "annual_revenue": None,
@@ -471,6 +600,15 @@ class _Generator:
                 if people:
                     maintainer = people[int(rand() * len(people))]
             row["maintainer_id"] = maintainer
+            self._products(row, personal, target)
+            if contact is not None and maintainer is not None:
+                kind, summary = _CONTACTS[int(rand() * len(_CONTACTS))]
+                recent = (now - contact).days <= 30
+                self.activities.append({
+                    "customer_id": customer_id, "user_id": maintainer, "kind": kind, "summary": summary,
+                    "stage": _STAGES[int(rand() * len(_STAGES))], "occurred_at": contact, "created_at": contact,
+                    "next_follow_up": date.fromordinal(today_ord + int(rand() * 21) - 5) if recent and rand() < 0.3
+                    else None, "follow_up_done": False})
             if birth_md:
                 bd = row["birthday"]
                 row["birth_md"] = bd.month * 100 + bd.day if bd else None
@@ -502,6 +640,17 @@ def _pick(choices: tuple[tuple[str, int], ...], u: float) -> str:
 
 
 # ---------------------------------------------------------------- entry point
+
+DEMO_SERVE_CUSTOMERS = 3_000  # `crm serve --demo`: enough to search, page, claim and print a ledger
+
+
+def ensure_demo_customers(n: int, seed: int, echo: Callable[[str], None] = print) -> bool:
+    """Seed `n` customers into a demo database that has none yet; False (nothing done) when customers exist."""
+    if db.session.execute(select(Customer.id).limit(1)).first() is not None:
+        return False
+    seed_customers(n, seed, echo)
+    return True
+
 
 def seed_customers(n: int, seed: int, echo: Callable[[str], None] = print, *, append: bool = False) -> int:
     """Insert `n` demo customers over all existing outlets; returns how many were inserted.
@@ -539,9 +688,14 @@ def seed_customers(n: int, seed: int, echo: Callable[[str], None] = print, *, ap
     db.session.commit()
 
     gen = _Generator(random.Random(f"{seed}:{existing}"), outlets, staff, certs, start=existing)
+    gen.next_id = (db.session.execute(select(func.max(Customer.id))).scalar() or 0) + 1
+    db.session.commit()
     done = 0
     with db.engine.connect() as conn:
         write = _writer(conn)
+        write_family = _writer(conn, FamilyMember.__table__)
+        write_products = _writer(conn, CustomerProduct.__table__)
+        write_activities = _writer(conn, Activity.__table__)
         restore = _fast_writes(conn)
         # Into an empty table, building the secondary indexes once at the end is much faster than keeping ten
         # of them up to date row by row. They are rebuilt from their own stored definitions, whatever happens.
@@ -552,6 +706,10 @@ def seed_customers(n: int, seed: int, echo: Callable[[str], None] = print, *, ap
                 rows = gen.rows(size)
                 with conn.begin():
                     write(rows)
+                    for rows_, write_ in ((gen.family, write_family), (gen.products, write_products),
+                                          (gen.activities, write_activities)):
+                        if rows_:
+                            write_(rows_)
                 done += size
                 if done % 200_000 == 0 or done == n:
                     echo(f"  已写入 {done:,} / {n:,} 个客户")
@@ -560,6 +718,10 @@ def seed_customers(n: int, seed: int, echo: Callable[[str], None] = print, *, ap
                 echo(f"  正在建立 {len(indexes)} 个索引…")
             _create_indexes(conn, indexes)
             restore()
+        if conn.dialect.name == "postgresql":  # ids were given explicitly: move the sequence past them
+            with conn.begin():
+                conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('customer', 'id'), "
+                                     "(SELECT max(id) FROM customer))")
     return done
 
 
@@ -592,13 +754,13 @@ def _create_indexes(conn: Any, statements: list[str]) -> None:
             conn.exec_driver_sql("ANALYZE customer")  # as autovacuum soon would: plans for the new size
 
 
-def _writer(conn: Any) -> Callable[[list[dict[str, Any]]], None]:
-    """How a chunk of rows is written: a Core `insert(customer)` executemany.
+def _writer(conn: Any, table: Any = None) -> Callable[[list[dict[str, Any]]], None]:
+    """How a chunk of rows is written: a Core `insert(table)` executemany (default: the customer table).
 
     On SQLite the statement is compiled once and the rows go to the driver as tuples, each value passed through
     the column type's own bind processor (so what is stored is what SQLAlchemy would store): that skips
     SQLAlchemy's per-row parameter handling, which costs more than SQLite's insert itself."""
-    table = Customer.__table__
+    table = Customer.__table__ if table is None else table
     stmt = insert(table)
     if conn.dialect.name != "sqlite":
         return lambda rows: conn.execute(stmt, rows)

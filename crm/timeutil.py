@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
@@ -28,3 +28,8 @@ def to_local(value: datetime | None) -> datetime | None:
 def local_to_utc(value: datetime) -> datetime:
     """A local wall-clock time (e.g. from a filter form) as stored UTC."""
     return value.replace(tzinfo=local_tz()).astimezone(UTC).replace(tzinfo=None)
+
+
+def today_local() -> date:
+    """Today in the bank's time zone (Asia/Shanghai): from 16:00 UTC on, already tomorrow's date."""
+    return to_local(utcnow()).date()

@@ -54,6 +54,7 @@ def register_core(app: Flask) -> None:
         export_views,  # noqa: F401 - adds the export route
         import_views,  # noqa: F401 - adds the import routes
         ledger_views,  # noqa: F401 - adds the ledger routes
+        profile_views,  # noqa: F401 - adds the products-held and family-member panels
     )
     from crm.customers.views import bp as customers_bp
     from crm.dashboard.views import bp as dashboard_bp
@@ -230,6 +231,7 @@ def configure_templates(app: Flask) -> None:
         localtime=local_time,
         mask_id=masking.mask_id_card,
         mask_mobile=masking.mask_mobile,
+        mask_account=masking.mask_account,
         mask_login=masking.mask_login,
         yuan=money.format_yuan,
         # Balances in lists: exact, with thousands separators (a rounded "5.00 万" would hide 49,999.99).

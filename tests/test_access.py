@@ -21,6 +21,8 @@ ARG_TARGETS = {
     "customer_id": lambda org: org.customer_b.id,
     "field_name": lambda org: "phone",
     "activity_id": lambda org: org.activity_b.id,
+    "section": lambda org: "family",
+    "row_id": lambda org: org.family_b.id,
     "job_id": lambda org: "1",  # someone else's (here: nobody's) import job
     "name": lambda org: "example",
 }
@@ -96,6 +98,12 @@ def b_side_data(app, org, enable_plugin):
     org.activity_b = Activity(customer_id=org.customer_b.id, user_id=org.rm_b.id, kind="call", occurred_at=utcnow(),
                               summary=f"乙的联系{CANARY_B}", next_follow_up=utcnow().date())
     db.session.add(org.activity_b)
+    from crm.models import CustomerProduct, FamilyMember
+
+    org.family_b = FamilyMember(customer_id=org.customer_b.id, relation="child", name=f"乙孩子{CANARY_B}",
+                                phone="13900003333")
+    db.session.add_all([org.family_b, CustomerProduct(customer_id=org.customer_b.id, category="wealth",
+                                                      name=f"乙理财{CANARY_B}", account_no="6222000011112222")])
     db.session.commit()
     Client(app).login("HB0001")
     Client(app).login("RB0001", "wrong-Pass-1")
@@ -121,7 +129,7 @@ def test_no_byte_of_the_other_side_on_any_route(client, b_side_data, login):
             resp = client.post(url, {"branch": str(org.b2.id), "enabled": "1", "active": "0", "text": "x"})
         body = visible_text(resp)
         assert CANARY_B not in body, (login, method, url, resp.status_code)
-        if rule.arguments - {"name", "field_name"}:  # an object id of the B side
+        if rule.arguments - {"name", "field_name", "section"}:  # an object id of the B side
             assert resp.status_code in (302, 403, 404), (login, method, url, resp.status_code)
         if before is not None and rule.arguments:
             after = table_snapshot()

@@ -82,7 +82,7 @@ def test_logging_a_contact_moves_last_contact_and_closes_open_follow_ups(client,
     yesterday = (datetime.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     resp = client.post(f"/activity/customers/{c.id}", {"kind": "call", "occurred_at": yesterday,
                                                         "summary": "电话回访，客户考虑教育金", "stage": "arouse",
-                                                        "next_follow_up": date.today().isoformat()},
+                                                        "next_follow_up": services.today_local().isoformat()},
                        headers={"HX-Request": "true"})
     assert resp.status_code == 200 and "电话回访" in resp.get_data(as_text=True)
     db.session.expire_all()

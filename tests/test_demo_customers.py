@@ -192,3 +192,73 @@ def test_cli_demo_customers(tmp_path):
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(Customer)).scalar_one() == 510
         db.engine.dispose()
+
+
+def test_products_add_up_to_the_balances(customers):
+    from crm.models import CustomerProduct
+
+    sums: dict[tuple[int, str], Decimal] = {}
+    for cid, category, amount in db.session.execute(
+            select(CustomerProduct.customer_id, CustomerProduct.category, CustomerProduct.amount)):
+        key = (cid, "deposit" if category.startswith("deposit") else category)
+        sums[key] = sums.get(key, Decimal(0)) + (amount or 0)
+    with_products = {cid for cid, _ in sums}
+    assert len(with_products) > N * 0.8
+    for c in customers:
+        assert sums.get((c.id, "deposit"), Decimal(0)) == c.deposit_balance, c.id
+        assert sums.get((c.id, "loan"), Decimal(0)) == (c.loan_balance if c.has_loan else 0), c.id
+        if c.kind == "personal" and c.aum is not None and c.aum > c.deposit_balance:
+            assets = sum(sums.get((c.id, k), Decimal(0)) for k in ("deposit", "wealth", "fund", "insurance"))
+            assert assets == c.aum, c.id
+    # Time deposits and wealth products have maturities; some fall in the coming month (a reason to call).
+    soon = db.session.execute(select(func.count()).select_from(CustomerProduct).where(
+        CustomerProduct.matures_on.between(date.today(), date.fromordinal(date.today().toordinal() + 30)))).scalar_one()
+    assert soon > 0
+
+
+def test_family_members_match_the_family_text_and_ages(customers):
+    from crm.models import FamilyMember
+
+    by_customer: dict[int, list[FamilyMember]] = {}
+    for m in db.session.execute(select(FamilyMember)).scalars():
+        by_customer.setdefault(m.customer_id, []).append(m)
+    assert len(by_customer) > N * 0.15
+    today = date.today()
+    customers_by_id = {c.id: c for c in customers}
+    for cid, members in by_customer.items():
+        c = customers_by_id[cid]
+        assert c.kind == "personal" and c.family_info
+        assert ("已婚" in c.family_info) == any(m.relation == "spouse" for m in members), c.family_info
+        for kid in (m for m in members if m.relation == "child"):
+            age = kid.age_on(today)
+            assert f"{age}岁" in c.family_info or f"{age - 1}岁" in c.family_info or f"{age + 1}岁" in c.family_info
+            assert kid.birthday <= today
+            if 6 <= age <= 11:
+                assert kid.school_grade.startswith("p"), (age, kid.school_grade)
+
+
+def test_contacts_are_logged_by_the_maintainer_at_the_last_contact(customers):
+    from crm.models import Activity
+
+    acts = db.session.execute(select(Activity)).scalars().all()
+    assert len(acts) > N * 0.2
+    by_id = {c.id: c for c in customers}
+    for a in acts:
+        c = by_id[a.customer_id]
+        assert a.user_id == c.maintainer_id and a.occurred_at == c.last_contact_at
+    assert any(a.next_follow_up for a in acts)  # reminders on the dashboard
+
+
+def test_serve_demo_seeds_customers_once(app):
+    from crm.demo_customers import ensure_demo_customers
+
+    seed_demo(5)
+    assert ensure_demo_customers(300, 9, quiet) is True
+    assert ensure_demo_customers(300, 9, quiet) is False
+    assert db.session.execute(select(func.count()).select_from(Customer)).scalar_one() == 300
+    # Explicit ids: a customer created afterwards gets the next id (the sequence moved on, on PostgreSQL too).
+    c = Customer(outlet_id=db.session.execute(select(Outlet.id)).scalars().first(), kind="personal", name="新客户",
+                 **keys("新客户", None, None))
+    db.session.add(c)
+    db.session.commit()
+    assert c.id == 301

@@ -10,6 +10,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 
+from crm import timeutil
 from crm.access import scoped
 from crm.extensions import db
 from crm.models import Activity, Customer, DailyLog, DailyLogEntry, User
@@ -27,7 +28,7 @@ class ActivityError(ValueError):
 
 
 def today_local() -> date:
-    return to_local(utcnow()).date()
+    return timeutil.today_local()
 
 
 # ---------------------------------------------------------------- contacts

@@ -2,9 +2,9 @@
 
 from crm.models.activity import Activity, DailyLog, DailyLogEntry
 from crm.models.audit import AuditLog
-from crm.models.customers import Customer, CustomerClaim
+from crm.models.customers import Customer, CustomerClaim, CustomerProduct, FamilyMember
 from crm.models.org import Branch, Outlet
 from crm.models.plugins import BranchPlugin
 from crm.models.users import User, UserSession
 
-__all__ = ["Activity", "AuditLog", "DailyLog", "DailyLogEntry", "Branch", "Customer", "CustomerClaim", "BranchPlugin", "Outlet", "User", "UserSession"]
+__all__ = ["Activity", "AuditLog", "DailyLog", "DailyLogEntry", "Branch", "Customer", "CustomerClaim", "CustomerProduct", "FamilyMember", "BranchPlugin", "Outlet", "User", "UserSession"]

@@ -146,3 +146,90 @@ class CustomerClaim(db.Model):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     by: Mapped[User | None] = relationship(foreign_keys=[by_id])
+
+
+# Products held (spec §2.3 "products held" [001, 002]; AUM composition 储蓄/基金/保险/外汇 [000]).
+PRODUCT_CATEGORIES = {"deposit_current": _l("活期存款"), "deposit_time": _l("定期存款"), "wealth": _l("理财产品"),
+                      "fund": _l("基金"), "insurance": _l("保险"), "fx": _l("外汇"), "precious_metal": _l("贵金属"),
+                      "loan": _l("贷款"), "card": _l("银行卡"), "ebanking": _l("电子银行"), "other": _l("其他")}
+# Categories whose amounts are the customer's financial assets (AUM); loans are liabilities, cards and
+# e-banking are services without a balance.
+ASSET_CATEGORIES = ("deposit_current", "deposit_time", "wealth", "fund", "insurance", "fx", "precious_metal")
+
+
+class CustomerProduct(db.Model):
+    """One product a customer holds at the bank: a deposit, a wealth product, a policy, a card, a loan."""
+
+    __tablename__ = "customer_product"
+    __table_args__ = (Index("ix_customer_product_customer_id", "customer_id", "id"),
+                      # "maturing soon" lists (定期/理财到期) without scanning every product.
+                      Index("ix_customer_product_matures_on", "matures_on"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(100))  # e.g. 三年期整存整取, 子女教育金保险, 儿童专属借记卡
+    account_no: Mapped[str | None] = mapped_column(String(32))  # masked on every page (masking.mask_account)
+    amount: Mapped[Decimal | None] = mapped_column(MONEY)  # balance, premium or limit, in yuan
+    opened_on: Mapped[date | None] = mapped_column(Date)
+    matures_on: Mapped[date | None] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def category_label(self) -> str:
+        return str(PRODUCT_CATEGORIES.get(self.category, self.category))
+
+
+# Family members (spec §2.3 "family members & family data"; children with age and school grade for the kids
+# campaign and study tours, S-15).
+RELATIONS = {"spouse": _l("配偶"), "child": _l("子女"), "parent": _l("父母"), "sibling": _l("兄弟姐妹"),
+             "grandchild": _l("孙辈"), "other": _l("其他亲属")}
+# In school order, so "小六至高三" (S-15) is a range of this list.
+SCHOOL_GRADES = {"none": _l("未入学"), "k1": _l("幼儿园小班"), "k2": _l("幼儿园中班"), "k3": _l("幼儿园大班"),
+                 "p1": _l("小学一年级"), "p2": _l("小学二年级"), "p3": _l("小学三年级"), "p4": _l("小学四年级"),
+                 "p5": _l("小学五年级"), "p6": _l("小学六年级"), "m1": _l("初一"), "m2": _l("初二"), "m3": _l("初三"),
+                 "h1": _l("高一"), "h2": _l("高二"), "h3": _l("高三"), "u": _l("大学及以上")}
+
+
+class FamilyMember(db.Model):
+    """A member of a personal customer's family; may itself be a customer of the bank (linked_customer_id)."""
+
+    __tablename__ = "customer_family"
+    __table_args__ = (Index("ix_customer_family_customer_id", "customer_id", "id"),
+                      # Children of an age band (宝贝银行家 1–15, S-15) are found by birthday range.
+                      Index("ix_customer_family_relation_birthday", "relation", "birthday"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    relation: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(50))
+    gender: Mapped[str | None] = mapped_column(String(2))
+    birthday: Mapped[date | None] = mapped_column(Date)
+    school_grade: Mapped[str | None] = mapped_column(String(4))
+    school: Mapped[str | None] = mapped_column(String(100))
+    occupation: Mapped[str | None] = mapped_column(String(100))  # work situation (工作情况)
+    phone: Mapped[str | None] = mapped_column(String(20))  # masked on every page
+    risk_preference: Mapped[str | None] = mapped_column(String(20))
+    preferences: Mapped[str | None] = mapped_column(String(200))
+    linked_customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def relation_label(self) -> str:
+        return str(RELATIONS.get(self.relation, self.relation))
+
+    def age_on(self, day: date) -> int | None:
+        """Whole years on `day` (a birthday on 29 Feb counts from 1 Mar in other years)."""
+        if self.birthday is None:
+            return None
+        b = self.birthday
+        return day.year - b.year - ((day.month, day.day) < (b.month, b.day))

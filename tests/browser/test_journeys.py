@@ -228,7 +228,8 @@ def test_claim_a_customer_then_log_a_visit(live, browser):
     panel = teller.page.locator("[data-panel='core.activity']")
     panel.locator("select[name=kind]").select_option("visit")
     panel.locator("textarea[name=summary]").fill("上门拜访，客户有定期存款下月到期，关注稳健理财")
-    panel.locator("input[name=next_follow_up]").fill(__import__("datetime").date.today().isoformat())
+    from crm.activity.services import today_local  # the app's day (Asia/Shanghai), not the machine's UTC day
+    panel.locator("input[name=next_follow_up]").fill(today_local().isoformat())
     panel.locator("button:has-text('记录联系')").click()
     panel.locator("text=上门拜访，客户有定期存款").wait_for()
     visit = db.session.execute(db.select(Activity)).scalar_one()
