@@ -103,6 +103,7 @@ def crm_nav_items(user: Any, branch: Any) -> Iterable[Any]:
 @hookspec
 def crm_customer_panels(customer: Any, user: Any, branch: Any) -> Iterable[Any]:
     """Return Panel objects shown on a customer's page; each loads lazily from its URL (an HTMX fragment).
+    Side-column boxes by default; `Panel(..., wide=True)` puts a table-like box in the main column.
 
     Example::
 

@@ -140,6 +140,32 @@ def test_birthdays_of_the_coming_week_in_scope(app, org):
     assert {c.name for c, _ in services.upcoming_birthdays(org.head_a)} == {"三天后生日", "别人的客户"}
 
 
+def test_products_maturing_in_the_next_14_days_remind_their_maintainer(client, org, monkeypatch):
+    from decimal import Decimal
+
+    from crm.models import CustomerProduct
+
+    today = date(2026, 12, 2)
+    monkeypatch.setattr(services, "today_local", lambda: today)
+    mine = make_customer(org.a, "王定期", maintainer=org.rm_a)
+    other = make_customer(org.a, "李别人", maintainer=org.teller_a)
+    for customer, name, category, days in ((mine, "一年期整存整取", "deposit_time", 14),
+                                           (mine, "稳健理财90天", "wealth", 0),
+                                           (mine, "三年期整存整取", "deposit_time", 15),  # one day too late
+                                           (mine, "上月到期理财", "wealth", -1),  # already past
+                                           (mine, "借记卡", "card", 3),  # not a product that matures
+                                           (other, "别人的定期", "deposit_time", 3)):
+        db.session.add(CustomerProduct(customer_id=customer.id, name=name, category=category,
+                                       amount=Decimal("100000"), matures_on=today + timedelta(days=days)))
+    db.session.commit()
+    found = [(p.name, name) for p, name in services.maturing_products(org.rm_a)]
+    assert found == [("稳健理财90天", "王定期"), ("一年期整存整取", "王定期")]
+    client.login("RA0001")
+    widget = client.get("/activity/w/reminders").get_data(as_text=True)
+    assert "稳健理财90天 10.00 万元 · 今天到期" in widget and "一年期整存整取 10.00 万元 · 12-16到期" in widget
+    assert "别人的定期" not in widget and "三年期整存整取" not in widget
+
+
 def test_29_february_birthdays_are_greeted_on_the_28th(app, org, monkeypatch):
     leap = make_customer(org.a, "闰日生日", maintainer=org.rm_a, birthday=date(1988, 2, 29))
     monkeypatch.setattr(services, "today_local", lambda: date(2027, 2, 26))

@@ -11,9 +11,9 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 
 from crm import timeutil
-from crm.access import scoped
+from crm.access import scope_filter, scoped
 from crm.extensions import db
-from crm.models import Activity, Customer, DailyLog, DailyLogEntry, User
+from crm.models import Activity, Customer, CustomerProduct, DailyLog, DailyLogEntry, User
 from crm.models.activity import ACTIVITY_KINDS, LOG_MODELS, SALES_STAGES
 from crm.timeutil import local_to_utc, to_local, utcnow
 
@@ -127,6 +127,19 @@ def upcoming_birthdays(actor: Any, *, days: int = 7, limit: int = 20) -> list[tu
         if len(found) >= limit:
             break
     return found
+
+
+def maturing_products(actor: Any, *, days: int = 14, limit: int = 20) -> list[tuple[CustomerProduct, str]]:
+    """Time deposits, wealth products and policies of the customers the actor maintains that mature from today
+    to `days` ahead, soonest first: the moment to call about renewing (定期到期续存)."""
+    start = today_local()
+    rows = db.session.execute(
+        select(CustomerProduct, Customer.name).join(Customer, Customer.id == CustomerProduct.customer_id)
+        .where(Customer.maintainer_id == actor.id, scope_filter(Customer, actor),
+               CustomerProduct.matures_on.between(start, start + timedelta(days=days)),
+               CustomerProduct.category.in_(("deposit_time", "wealth", "insurance", "fund")))
+        .order_by(CustomerProduct.matures_on, CustomerProduct.id).limit(limit)).all()
+    return [(p, name) for p, name in rows]
 
 
 # ---------------------------------------------------------------- daily logs (R-35, R-36)

@@ -69,7 +69,8 @@ def done(activity_id: int):
 @policy("login")
 def reminders():
     return render_template("activity/_reminders.html", due=services.due_follow_ups(current_user),
-                           birthdays=services.upcoming_birthdays(current_user), today=services.today_local())
+                           birthdays=services.upcoming_birthdays(current_user),
+                           maturing=services.maturing_products(current_user), today=services.today_local())
 
 
 def _day_arg(raw: str | None) -> date:
