@@ -21,6 +21,11 @@ from crm.extensions import db
 PG_URL = os.environ.get("CRM_TEST_DATABASE_URL")
 PASSWORD = "Kaihu-2026x"  # strong enough for the password policy; used by every factory user
 TEST_PLUGINS = "tests.plugin_example"
+# Every built-in plugin (plugins/<name>/): the schema template holds their tables too, so a test that installs one
+# finds its tables, and truncating every declared table works in any test order.
+BUILTIN_PLUGINS = [f"plugins.{p.name}" for p in sorted((Path(__file__).resolve().parents[1] / "plugins").iterdir())
+                   if (p / "__init__.py").exists()]
+ALL_PLUGINS = ",".join([TEST_PLUGINS, *BUILTIN_PLUGINS])
 CSRF_RE = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"|&#34;X-CSRFToken&#34;: &#34;([^&]+)&#34;')
 
 
@@ -58,7 +63,7 @@ def schema_template(tmp_path_factory) -> str | None:
     """Build the schema once per run: a SQLite file copied per test, or tables in the PostgreSQL test database."""
     if PG_URL:
         url = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-        app = create_app(base_config(tmp_path_factory.mktemp("pg"), url))
+        app = create_app(base_config(tmp_path_factory.mktemp("pg"), url, CRM_PLUGINS=ALL_PLUGINS))
         with app.app_context():
             with db.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public;"))
@@ -67,7 +72,7 @@ def schema_template(tmp_path_factory) -> str | None:
         return None
     folder = tmp_path_factory.mktemp("template")
     path = folder / "template.sqlite3"
-    app = create_app(base_config(folder, f"sqlite:///{path}"))
+    app = create_app(base_config(folder, f"sqlite:///{path}", CRM_PLUGINS=ALL_PLUGINS))
     with app.app_context():
         db.create_all()
         db.engine.dispose()

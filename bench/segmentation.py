@@ -1,0 +1,154 @@
+"""Segmentation recompute at 1,000,000 customers vs a hand-written single UPDATE … CASE and vs an ORM loop."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from sqlalchemy import event, select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from customers import EXTRA_OUTLETS, build, is_built, make_app, pg_admin  # noqa: E402 - bench/customers.py builds
+
+from crm.extensions import db  # noqa: E402
+from crm.models import Branch, Customer, Outlet, User  # noqa: E402
+
+GOAL = 1.5  # recompute ≤ 1.5 × the hand-written UPDATE … CASE
+LINES = ("50000", "100000")  # alternate the T1 line so every timed run really moves customers
+
+
+def reference_sql(line: str) -> str:
+    return ("UPDATE customer SET tier = CASE WHEN deposit_balance >= " + line + " THEN 'T1' ELSE 'T0' END "
+            "WHERE outlet_id IN (SELECT id FROM outlet WHERE root_branch_id = :b)")
+
+
+def set_tiers(branch_id: int, line: str) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(text(reference_sql(line)), {"b": branch_id})
+
+
+def timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", help="PostgreSQL URL of a database of its own (name containing 'hseg'), "
+                                     "created and filled; dropped at the end unless --keep")
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", metavar="PATH", help="SQLite database file to reuse (built there if missing)")
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--orm", action="store_true", help="also time the ORM loop (slow: tens of seconds)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="crm-bench-hseg-") as tmp:
+        folder = Path(tmp)
+        if args.db:
+            url = args.db.replace("postgresql://", "postgresql+psycopg://", 1)
+            if not (args.keep and pg_admin(args.db, "exists")):
+                pg_admin(args.db, "create")
+        else:
+            path = Path(args.reuse) if args.reuse else folder / "bench-hseg.sqlite3"
+            url = f"sqlite:///{path.resolve()}"
+        app = make_app(url, folder)
+        if not is_built(app, args.customers):
+            if args.db:
+                pg_admin(args.db, "create")
+            elif path.exists():
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+            app = make_app(url, folder)
+            print(f"building: {args.customers:,} customers over {10 + EXTRA_OUTLETS} outlets …", flush=True)
+            build(app, args.customers)
+        try:
+            with app.app_context():
+                run(app, args)
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+            if args.db and not args.keep:
+                pg_admin(args.db, "drop")
+
+
+def run(app, args) -> None:
+    from plugins.segmentation import services
+
+    db.create_all()  # the plugin's tables, if the database was built before the plugin existed
+    registry = app.extensions["crm"]
+    branch = db.session.execute(
+        select(Branch).where(Branch.parent_id.is_(None)).join(Outlet, Outlet.root_branch_id == Branch.id)
+        .group_by(Branch.id).order_by(db.func.count(Outlet.id).desc())).scalars().first()
+    admin = db.session.execute(select(User).where(User.post == "branch_admin", User.branch_id == branch.id)).scalars().first()
+    registry.set_enabled("segmentation", branch.id, True, None)
+    db.session.commit()
+    n = db.session.execute(text("SELECT count(*) FROM customer WHERE outlet_id IN "
+                                "(SELECT id FROM outlet WHERE root_branch_id = :b)"), {"b": branch.id}).scalar_one()
+    dialect = db.engine.dialect.name
+    print(f"{dialect}: 分行 {branch.name} with {n:,} customers (of {args.customers:,}); {args.rounds} rounds")
+
+    def ours(line: str) -> None:
+        services.save_ladder(admin, branch.id, [("T1", "", line), ("T0", "", "")], "deposit")
+        set_tiers(branch.id, LINES[1] if line == LINES[0] else LINES[0])  # start from the other line
+        db.session.execute(text("DELETE FROM segmentation_tier_change"))
+        db.session.commit()
+
+    per_stmt: dict[str, float] = defaultdict(float)
+    starts: dict[int, float] = {}
+
+    def before(conn, cursor, statement, params, context, executemany):
+        starts[id(cursor)] = time.perf_counter()
+
+    def after(conn, cursor, statement, params, context, executemany):
+        key = statement.split()[0] + " " + (statement.split()[2] if statement.startswith(("INSERT", "DELETE"))
+                                            else statement.split()[1])
+        per_stmt[key] += time.perf_counter() - starts.pop(id(cursor), time.perf_counter())
+
+    ref_times, our_times, changed = [], [], []
+    for r in range(args.rounds):
+        line = LINES[r % 2]
+        set_tiers(branch.id, LINES[(r + 1) % 2])
+        ref_times.append(timed(lambda line=line: set_tiers(branch.id, line)))
+        ours(line)
+        event.listen(db.engine, "before_cursor_execute", before)
+        event.listen(db.engine, "after_cursor_execute", after)
+        with app.test_request_context():
+            t = timed(lambda: changed.append(services.recompute(admin, branch.id).changed))
+        event.remove(db.engine, "before_cursor_execute", before)
+        event.remove(db.engine, "after_cursor_execute", after)
+        our_times.append(t)
+        print(f"  round {r + 1}: reference {ref_times[-1]:.2f} s, recompute {t:.2f} s "
+              f"({changed[-1]:,} tiers changed)", flush=True)
+    ref, our = statistics.median(ref_times), statistics.median(our_times)
+    print(f"hand-written UPDATE … CASE (tiers only): median {ref:.2f} s")
+    print(f"recompute (tiers + history + 11 segments + counts + audit): median {our:.2f} s "
+          f"→ {our / ref:.2f}× the reference (goal ≤ {GOAL}×)")
+    print("  time per statement kind (all rounds):")
+    for key, secs in sorted(per_stmt.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"    {key:<40} {secs / args.rounds:.2f} s/round")
+    if args.orm:
+        set_tiers(branch.id, LINES[1])
+        db.session.expire_all()
+
+        def orm_loop() -> None:
+            rows = db.session.execute(select(Customer).where(Customer.outlet_id.in_(  # the baseline, on purpose
+                select(Outlet.id).where(Outlet.root_branch_id == branch.id)))).scalars()
+            for c in rows:
+                c.tier = "T1" if c.deposit_balance >= 50000 else "T0"
+            db.session.commit()
+
+        orm = timed(orm_loop)
+        db.session.expunge_all()
+        print(f"ORM loop (tiers only): {orm:.2f} s → recompute is {orm / our:.1f}× faster, "
+              f"the reference {orm / ref:.1f}× faster")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""The segmentation plugin's tables: tier ladders, custom rules, recompute runs, tier history, segment members."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.access import ScopeSpec, register_scope
+from crm.extensions import db
+from crm.models import Customer, User
+from crm.timeutil import utcnow
+
+
+class SegmentationTier(db.Model):
+    """One rung of a 分行's tier ladder (S-12). `min_amount` is the inclusive lower bound ("以上"); the bottom rung
+    has none and takes everybody below the next rung. A 分行 without rows uses the default ladder."""
+
+    __tablename__ = "segmentation_tier"
+    __table_args__ = (UniqueConstraint("branch_id", "code", name="uq_segmentation_tier_branch_code"),
+                      UniqueConstraint("branch_id", "position", name="uq_segmentation_tier_branch_position"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    position: Mapped[int] = mapped_column(Integer)  # 0 = top tier
+    code: Mapped[str] = mapped_column(String(20))  # written to customer.tier
+    name: Mapped[str] = mapped_column(String(50))
+    min_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+
+
+class SegmentationCustomRule(db.Model):
+    """A segment built in the browser: allow-listed field/operator/value conditions joined by AND or OR."""
+
+    __tablename__ = "segmentation_custom_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    join: Mapped[str] = mapped_column(String(3), default="and")  # and | or
+    conditions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+
+
+class SegmentationRun(db.Model):
+    """One recompute of a 分行: who, when, and the counts per tier and segment before and after."""
+
+    __tablename__ = "segmentation_run"
+    __table_args__ = (Index("ix_segmentation_run_branch_id", "branch_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    started_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)  # customers whose tier changed
+    tiers_before: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    tiers_after: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    segments_before: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    segments_after: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class SegmentationTierChange(db.Model):
+    """A customer's tier changed in a recompute (written set-based, before the UPDATE)."""
+
+    __tablename__ = "segmentation_tier_change"
+    __table_args__ = (Index("ix_segmentation_tier_change_customer_id", "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("segmentation_run.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    old_tier: Mapped[str | None] = mapped_column(String(20))
+    new_tier: Mapped[str | None] = mapped_column(String(20))
+    changed_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+
+
+class SegmentationMember(db.Model):
+    """Customer ∈ segment, rebuilt set-based by every recompute of the customer's 分行."""
+
+    __tablename__ = "segmentation_member"
+    __table_args__ = (Index("ix_segmentation_member_customer_id", "customer_id"),)
+
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+
+
+def _of_visible_customers(column: Any):
+    from crm.access import scoped
+
+    return lambda user: column.in_(scoped(Customer, user).with_only_columns(Customer.id))
+
+
+# History and memberships are visible exactly where the customer is (design §4).
+register_scope(SegmentationTierChange, ScopeSpec(custom=_of_visible_customers(SegmentationTierChange.customer_id)))
+register_scope(SegmentationMember, ScopeSpec(custom=_of_visible_customers(SegmentationMember.customer_id)))

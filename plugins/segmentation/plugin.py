@@ -1,0 +1,62 @@
+"""The segmentation plugin object: metadata, settings and the hook implementations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+
+from crm import hookimpl
+from crm.contrib import NavItem, Panel, Permission, Widget
+from plugins.segmentation import rules
+from plugins.segmentation.services import DEFAULT_SETTINGS
+
+VIEW_POSTS = ("admin", "branch_admin", "branch_head", "marketing", "sub_branch_president", "retail_vp",
+              "outlet_head", "outlet_deputy", "supervisor")
+
+
+class SegmentationPlugin:
+    name = "segmentation"
+    label = "客户分层/分群"
+    description = "按分行设置存款/资产分层阶梯与客户分群规则，一键重算并留存分层变动历史"
+    version = "1.0"
+    default_enabled = False
+    default_branch_settings = DEFAULT_SETTINGS
+
+    @hookimpl
+    def crm_register_blueprints(self, app):
+        from plugins.segmentation.views import bp
+
+        return [bp]
+
+    @hookimpl
+    def crm_register_permissions(self):
+        return [
+            Permission("segmentation.view", _l("查看客户分层与分群"), posts=VIEW_POSTS),
+            Permission("segmentation.manage", _l("设置分层阶梯、分群规则并重算"), posts=("admin", "branch_admin")),
+        ]
+
+    @hookimpl
+    def crm_migration_dirs(self):
+        return str(Path(__file__).parent / "migrations" / "versions")
+
+    @hookimpl
+    def crm_register_segment_rules(self):
+        return [*rules.BUILTIN_RULES, rules.CUSTOM_RULE]
+
+    @hookimpl
+    def crm_nav_items(self, user, branch):
+        return [NavItem(_l("客户分层"), "segmentation.index", icon="bi-bar-chart-steps", weight=30,
+                        permission="segmentation.view")]
+
+    @hookimpl
+    def crm_customer_panels(self, customer, user, branch):
+        return [Panel("segmentation.tiers", _l("分层与分群"), url_for("segmentation.panel", customer_id=customer.id),
+                      weight=20, wide=False)]
+
+    @hookimpl
+    def crm_dashboard_widgets(self, user, branch):
+        # Everyone sees the pyramid of their own scope (an RM: the customers they maintain).
+        return [Widget("segmentation.pyramid", _l("客户分层与分群"), url_for("segmentation.widget"), weight=20,
+                       width=6)]

@@ -1,0 +1,189 @@
+"""Segmentation pages: ladder and rule editors, recompute, the customer panel and the dashboard widget."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from crm.access import can, get_or_404, policy, scoped
+from crm.extensions import db
+from crm.models import Branch, Customer, User
+from crm.web import toast
+from plugins.segmentation import rules, services
+from plugins.segmentation.rules import RuleError
+
+bp = Blueprint("segmentation", __name__, template_folder="templates", static_folder="static")
+
+
+def _branch() -> Branch:
+    """The 分行 being looked at: the user's own; the system administrator picks one (?branch=)."""
+    if current_user.root_branch_id is not None:
+        return db.session.get(Branch, current_user.root_branch_id)
+    raw = request.values.get("branch", "")
+    branch = db.session.execute(scoped(Branch).where(Branch.parent_id.is_(None), Branch.id == (
+        int(raw) if raw.isdigit() else -1))).scalar_one_or_none()
+    if branch is None:
+        abort(404)
+    return branch
+
+
+def _conditions(form: Any) -> list[tuple[str, str, str]]:
+    return list(zip(form.getlist("field"), form.getlist("op"), form.getlist("value"), strict=False))
+
+
+def _page(branch: Branch, status: int = 200, **errors: Any):
+    labels = services.segment_labels(branch.id)
+    tier_counts = dict(services.scope_tier_counts(current_user))
+    seg_counts = services.scope_segment_counts(current_user, branch.id)
+    tiers = services.ladder(branch.id)
+    params = services.settings(branch.id)
+    ladder_rows = errors.pop("ladder_rows", None) or [(t.code, t.name, "" if t.min_amount is None else
+                                                       f"{t.min_amount:f}") for t in tiers]
+    while len(ladder_rows) < 6:
+        ladder_rows.append(("", "", ""))
+    return render_template(
+        "segmentation/index.html", branch=branch, tiers=tiers, params=params, ladder_rows=ladder_rows,
+        bases=rules.BASES, tier_counts=tier_counts, seg_counts=seg_counts, labels=labels,
+        builtin=rules.BUILTIN_RULES, custom=services.custom_rules(branch.id), runs=services.runs(branch.id),
+        fields=rules.FIELDS, operators=rules.OPERATORS, ops_by_kind=rules.OPERATORS_BY_KIND,
+        currencies=services.CURRENCIES, can_manage=can("segmentation.manage"),
+        can_recompute=can("segmentation.manage") and services.can_recompute(current_user, branch.id),
+        admin_branches=_admin_branches(), form=errors.pop("form", None), **errors), status
+
+
+def _admin_branches() -> list[Branch]:
+    if current_user.root_branch_id is not None:
+        return []
+    return list(db.session.execute(scoped(Branch).where(Branch.parent_id.is_(None)).order_by(Branch.code)).scalars())
+
+
+def _back(branch: Branch):
+    args = {"branch": branch.id} if current_user.root_branch_id is None else {}
+    return redirect(url_for("segmentation.index", **args))
+
+
+@bp.route("/")
+@policy(permission="segmentation.view")
+def index():
+    if current_user.root_branch_id is None and not request.args.get("branch"):
+        branches = _admin_branches()
+        if not branches:
+            abort(404)
+        return redirect(url_for("segmentation.index", branch=branches[0].id))
+    return _page(_branch())
+
+
+@bp.route("/ladder", methods=["POST"])
+@policy(permission="segmentation.manage")
+def save_ladder():
+    branch = _branch()
+    f = request.form
+    rows = list(zip(f.getlist("code"), f.getlist("name"), f.getlist("min_amount"), strict=False))
+    try:
+        services.save_ladder(current_user, branch.id, rows, f.get("basis", ""))
+    except RuleError as exc:
+        db.session.rollback()
+        return _page(branch, 422, ladder_error=str(exc), ladder_rows=rows)
+    toast(_("分层阶梯已保存，重算后生效"))
+    return _back(branch)
+
+
+@bp.route("/params", methods=["POST"])
+@policy(permission="segmentation.manage")
+def save_params():
+    branch = _branch()
+    try:
+        services.save_params(current_user, branch.id, request.form.to_dict())
+    except RuleError as exc:
+        db.session.rollback()
+        return _page(branch, 422, params_error=str(exc))
+    toast(_("分群参数已保存，重算后生效"))
+    return _back(branch)
+
+
+@bp.route("/rules", methods=["POST"])
+@policy(permission="segmentation.manage")
+def save_rule():
+    branch = _branch()
+    f = request.form
+    try:
+        row = services.save_custom_rule(current_user, branch.id, f.get("name", ""), f.get("join", ""),
+                                        _conditions(f))
+    except RuleError as exc:
+        db.session.rollback()
+        return _page(branch, 422, rule_error=str(exc), form={"name": f.get("name", ""), "join": f.get("join"),
+                                                             "conditions": _conditions(f)})
+    n = services.count_matching(current_user, branch.id, rules.compile_custom(
+        {"join": row.join, "conditions": row.conditions}))
+    toast(_("自定义分群“%(name)s”已保存，当前符合条件的客户 %(n)s 户；重算后计入分群", name=row.name, n=f"{n:,}"))
+    return _back(branch)
+
+
+@bp.route("/rules/<int:rule_id>/delete", methods=["POST"])
+@policy(permission="segmentation.manage")
+def delete_rule(rule_id: int):
+    branch = _branch()
+    if not services.delete_custom_rule(current_user, branch.id, rule_id):
+        abort(404)
+    toast(_("自定义分群已删除"))
+    return _back(branch)
+
+
+@bp.route("/rules/condition")
+@policy(permission="segmentation.manage")
+def condition_row():
+    """One more empty condition row for the rule builder (htmx, appended to the list)."""
+    return render_template("segmentation/_condition.html", cond=("", "", ""), fields=rules.FIELDS,
+                           operators=rules.OPERATORS)
+
+
+@bp.route("/recompute", methods=["POST"])
+@policy(permission="segmentation.manage")
+def recompute():
+    branch = _branch()
+    try:
+        run = services.recompute(current_user, branch.id)
+    except services.SegmentationError as exc:
+        db.session.rollback()
+        return _page(branch, 403, run_error=str(exc))
+    toast(_("重算完成：%(n)s 户客户，层级变动 %(changed)s 户", n=f"{sum(run.tiers_after.values()):,}",
+            changed=f"{run.changed:,}"))
+    return _back(branch)
+
+
+@bp.route("/panel/<int:customer_id>")
+@policy("login")
+def panel(customer_id: int):
+    customer = get_or_404(Customer, customer_id)  # through the scope: another outlet's customer is a 404
+    branch_id = customer.outlet.root_branch_id
+    labels = services.segment_labels(branch_id)
+    history = services.tier_history(customer.id, current_user)
+    actors = {u.id: u.name for u in db.session.execute(select(User).where(
+        User.id.in_({a for _, a in history if a}))).scalars()} if history else {}
+    return render_template("segmentation/_panel.html", c=customer, labels=labels, history=history, actors=actors,
+                           segments=services.customer_segments(customer.id, current_user))
+
+
+@bp.route("/widget")
+@policy("login")
+def widget():
+    branch_id = current_user.root_branch_id
+    tiers = services.scope_tier_counts(current_user)
+    order = services.ordered_tiers(branch_id, [t for t, _ in tiers]) if branch_id else sorted(t for t, _ in tiers)
+    by_tier = dict(tiers)
+    pyramid = [{"name": t or _("未分层"), "value": by_tier.get(t, 0)} for t in order if by_tier.get(t)]
+    if by_tier.get("") and "" not in order:
+        pyramid.append({"name": _("未分层"), "value": by_tier[""]})
+    segments: list[dict[str, Any]] = []
+    if branch_id:
+        labels = services.segment_labels(branch_id)
+        counts = services.scope_segment_counts(current_user, branch_id)
+        segments = [{"name": labels.get(k, k), "value": n} for k, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    data = json.dumps({"pyramid": pyramid, "segments": segments}, ensure_ascii=False)
+    return render_template("segmentation/_widget.html", pyramid=pyramid, segments=segments, data=data,
+                           total=sum(by_tier.values()))
