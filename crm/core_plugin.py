@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import url_for
-from flask_babel import gettext as _
 
 from crm.contrib import NavItem, Panel, Widget
 from crm.hookspecs import hookimpl
+from crm.i18n import gettext as _  # the per-request catalogue: the menu is built on every page
 
 
 class CorePlugin:
@@ -39,7 +39,7 @@ class CorePlugin:
                   url_for("customers.profile_panel", customer_id=customer.id, section="products"), weight=5, wide=True),
             *([Panel("core.family", _("家庭成员"),
                      url_for("customers.profile_panel", customer_id=customer.id, section="family"), weight=10,
-                     wide=True)] if customer.kind == "personal" else []),
+                     wide=True)] if getattr(customer, "kind", None) == "personal" else []),
         ]
 
     @hookimpl

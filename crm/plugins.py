@@ -14,7 +14,7 @@ from typing import Any
 import pluggy
 from flask import Blueprint, Flask, abort, g, has_request_context
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from crm import hookspecs
 from crm.contrib import Permission
@@ -22,6 +22,13 @@ from crm.extensions import db
 from crm.models import Branch, BranchPlugin
 
 log = logging.getLogger(__name__)
+
+# Which plugins are on is read on every page (the menu asks): plain columns from statements built once cost a
+# third of BranchPlugin objects loaded through a statement built per call.
+_STATE_COLUMNS = (BranchPlugin.branch_id, BranchPlugin.plugin, BranchPlugin.enabled, BranchPlugin.settings)
+_GLOBAL_ROWS = select(*_STATE_COLUMNS).where(BranchPlugin.branch_id.is_(None))
+_BRANCH_ROWS = select(*_STATE_COLUMNS).where(
+    BranchPlugin.branch_id.is_(None) | (BranchPlugin.branch_id == bindparam("branch_id")))
 
 BUILTIN_PACKAGE = "plugins"
 ENTRY_POINT_GROUP = "crm.plugins"
@@ -165,14 +172,12 @@ class PluginRegistry:
 
     # ------------------------------------------------------------ per-branch state
 
-    def _rows(self, branch_id: int | None) -> dict[tuple[int | None, str], BranchPlugin]:
+    def _rows(self, branch_id: int | None) -> dict[tuple[int | None, str], Any]:
+        """(branch_id, plugin) → the row's branch_id, plugin, enabled and settings."""
         if not self.plugins:
             return {}  # core alone: nothing to look up
-        stmt = select(BranchPlugin).where(
-            BranchPlugin.branch_id.is_(None) if branch_id is None
-            else (BranchPlugin.branch_id.is_(None)) | (BranchPlugin.branch_id == branch_id)
-        )
-        return {(r.branch_id, r.plugin): r for r in db.session.execute(stmt).scalars()}
+        stmt, params = (_GLOBAL_ROWS, None) if branch_id is None else (_BRANCH_ROWS, {"branch_id": branch_id})
+        return {(r.branch_id, r.plugin): r for r in db.session.execute(stmt, params)}
 
     def state(self, branch_id: int | None) -> dict[str, bool]:
         """Enabled flag of every installed plugin for a 分行 (None: the global defaults)."""

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from crm import audit
 from crm.extensions import db
 from crm.models import AuditLog
-from crm.timeutil import utcnow
+from crm.timeutil import today_local, utcnow
 from tests.conftest import CANARY_B
 
 
@@ -61,7 +61,7 @@ def test_audit_page_filters_and_pages(client, org):
     by_person = client.get("/admin/audit?who=甲客户经理").get_data(as_text=True)
     assert by_person.count("甲客户经理") >= 50 and CANARY_B not in by_person
     assert "UNKNOWN9" in client.get("/admin/audit?who=UNKNOWN9").get_data(as_text=True)
-    today = utcnow().date().isoformat()
+    today = today_local().isoformat()  # the filter's days are the bank's (Asia/Shanghai), not UTC
     ranged = client.get(f"/admin/audit?from={today}&to={today}&action=auth.login_failed").get_data(as_text=True)
     assert "UNKNOWN9" in ranged
     bad = client.get("/admin/audit?from=2026-13-45").get_data(as_text=True)

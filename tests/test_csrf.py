@@ -7,7 +7,8 @@ from flask import url_for
 from tests.conftest import table_snapshot
 
 IDS = {"user_id": "rm_a", "outlet_id": "a", "branch_id": "s1", "note_id": None, "customer_id": None,
-       "field_name": None, "activity_id": None, "job_id": None}
+       "field_name": None, "activity_id": None, "job_id": None,
+       "row_id": None}
 
 
 def post_routes(app, org):
@@ -20,6 +21,8 @@ def post_routes(app, org):
                 values[arg] = "example"
             elif arg == "field_name":
                 values[arg] = "phone"
+            elif arg == "section":
+                values[arg] = "products"
             else:
                 attr = IDS[arg]
                 values[arg] = getattr(org, attr).id if attr else 1

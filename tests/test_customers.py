@@ -249,6 +249,153 @@ def test_out_of_scope_outlet_or_maintainer_filter_shows_nothing(client, people):
     assert rows(client, maintainer=people.rm_b.id) == []
 
 
+# ---------------------------------------------------------------- the outlet and maintainer pickers
+
+CHOICE_RE = re.compile(r'<a class="dropdown-item(?: active)?" href="([^"]+)">([^<]*)(?:<span[^>]*>([^<]*)</span>)?</a>')
+
+
+def choices(client: Client, which: str, **query) -> list[tuple[str, str, str]]:
+    """(link, label, hint) of each choice a picker offers, as the opened menu shows them."""
+    resp = client.get(f"/customers/{which}?" + urlencode(query), headers={"HX-Request": "true",
+                                                                          "HX-Target": f"{which[:-1]}-menu"})
+    assert resp.status_code == 200
+    body = resp.get_data(as_text=True)
+    assert 'name="find"' in body  # the whole menu: the search box and the choices
+    return [(html.unescape(href), html.unescape(label), html.unescape(hint or ""))
+            for href, label, hint in CHOICE_RE.findall(body)]
+
+
+def labels(found: list[tuple[str, str, str]]) -> list[str]:
+    return [label for _href, label, _hint in found]
+
+
+def filter_form(page: str) -> str:
+    start = page.index('<form class="row g-2" method="get"')
+    return page[start:page.index("</form>", start)]
+
+
+def test_the_list_page_renders_no_staff_or_outlet_options(client, people):
+    """A 分行 has hundreds of staff: the page names only the chosen filter; choices load when a picker opens."""
+    client.login("BA0001")
+    page = client.get("/customers").get_data(as_text=True)
+    body = filter_form(page)  # the rows name maintainers and outlets, of course
+    assert "<option" in body  # the short fixed selects (type, status, loan, sort) stay
+    for name in ("甲客户经理", "甲二客户经理", "网点甲负责人", "甲网点", "甲二网点"):
+        assert name not in body
+    assert 'hx-get="/customers/maintainers"' in body and 'hx-get="/customers/outlets"' in body
+    assert "全部维护人" in body and "全部网点" in body
+    chosen = client.get(f"/customers?maintainer={people.rm_a.id}&outlet={people.a.id}").get_data(as_text=True)
+    chosen = filter_form(chosen)
+    assert f'name="maintainer" value="{people.rm_a.id}"' in chosen and "甲客户经理</button>" in chosen
+    assert f'name="outlet" value="{people.a.id}"' in chosen and "甲网点</button>" in chosen
+    assert "全部维护人" not in chosen and "全部网点" not in chosen
+
+
+def test_maintainer_picker_offers_only_staff_of_the_users_scope(client, people):
+    client.login("HA0001")
+    found = choices(client, "maintainers")
+    assert labels(found)[0] == "全部维护人"
+    assert sorted(labels(found)[1:]) == sorted(["甲大堂", "甲客户经理", "甲柜员", "网点甲负责人"])
+    assert {hint for _h, label, hint in found if label != "全部维护人"} == {"甲网点"}
+    body = client.get("/customers/maintainers").get_data(as_text=True)
+    assert CANARY_B not in body and "甲二客户经理" not in body
+    for find in ("乙", CANARY_B, "客户经理CANARYB", "%", "_"):  # a typed % or _ is a character, not "everyone"
+        assert labels(choices(client, "maintainers", find=find)) == [], find
+        assert "乙客户经理" not in client.get("/customers/maintainers?" + urlencode({"find": find})).get_data(
+            as_text=True)
+    assert labels(choices(client, "maintainers", find="客户经理")) == ["甲客户经理"]
+    branch = logged_in(client.app, "BA0001")
+    assert set(labels(choices(branch, "maintainers", find="客户经理"))) == {"甲客户经理", "甲二客户经理"}
+    admin = logged_in(client.app, "ADM001")
+    assert f"乙客户经理{CANARY_B}" in labels(choices(admin, "maintainers", find="客户经理"))
+    rm = logged_in(client.app, "RA0001")  # sees only own customers: only oneself to filter by
+    assert labels(choices(rm, "maintainers")) == ["全部维护人", "甲客户经理"]
+
+
+def test_outlet_picker_offers_only_outlets_of_the_users_scope(client, people):
+    client.login("BA0001")
+    found = choices(client, "outlets")
+    assert labels(found) == ["全部网点", "甲网点", "甲二网点"]
+    assert [hint for _h, _l, hint in found] == ["", "甲一支行", "甲一支行"]
+    assert labels(choices(client, "outlets", find="甲二")) == ["甲二网点"]
+    assert labels(choices(client, "outlets", find="oa2")) == ["甲二网点"]  # by code too
+    for find in ("乙", CANARY_B, "OB", "%"):
+        assert labels(choices(client, "outlets", find=find)) == [], find
+        assert "乙网点" not in client.get("/customers/outlets?" + urlencode({"find": find})).get_data(as_text=True)
+    assert CANARY_B not in client.get("/customers/outlets").get_data(as_text=True)
+    head = logged_in(client.app, "HA0001")
+    assert labels(choices(head, "outlets")) == ["全部网点", "甲网点"]
+    rm = logged_in(client.app, "RA0001")  # own outlet offered even to posts that see only their own customers
+    assert labels(choices(rm, "outlets")) == ["全部网点", "甲网点"]
+
+
+def test_a_choice_is_a_link_to_the_list_with_the_other_filters_kept(client, people):
+    client.login("BA0001")
+    query = {"q": "z", "sort": "deposit", "outlet": people.a.id, "maintainer": people.rm_a2.id}
+    found = {label: href for href, label, _hint in choices(client, "maintainers", **query)}
+    link = found["甲客户经理"]
+    assert link.startswith("/customers?")
+    assert dict(p.split("=") for p in link.split("?")[1].split("&")) == {
+        "q": "z", "sort": "deposit", "outlet": str(people.a.id), "maintainer": str(people.rm_a.id)}
+    assert found["全部维护人"] == f"/customers?q=z&outlet={people.a.id}&sort=deposit"
+    body = client.get(link).get_data(as_text=True)
+    assert [html.unescape(n) for _i, n in ROW_RE.findall(body)] == ["张三"]  # z…, outlet A, rm_a, by deposit
+    assert "甲客户经理</button>" in body and "甲网点</button>" in body
+    menu = client.get("/customers/outlets?" + urlencode(query)).get_data(as_text=True)
+    assert re.findall(r'class="dropdown-item active" href="[^"]+">([^<]*)', menu) == ["甲网点"]  # the chosen one
+
+
+def test_typing_in_a_picker_reloads_the_choices_only(client, people):
+    client.login("BA0001")
+    resp = client.get("/customers/maintainers?find=%E7%94%B2%E4%BA%8C",  # 甲二
+                      headers={"HX-Request": "true", "HX-Target": "maintainer-choices"})
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and 'name="find"' not in body
+    assert sorted(html.unescape(label) for _h, label, _hint in CHOICE_RE.findall(body)) == ["甲二客户经理", "网点甲二负责人"]
+    assert "全部维护人" not in body  # while searching, only matches
+    none = client.get("/customers/maintainers?find=nobody", headers={"HX-Target": "maintainer-choices"})
+    assert "没有找到“nobody”" in none.get_data(as_text=True)
+
+
+def test_a_long_picker_list_asks_for_a_name(client, people, monkeypatch):
+    monkeypatch.setattr(services, "PICKER_LIMIT", 2)
+    client.login("HA0001")
+    assert len(choices(client, "maintainers")) == 1 + 2
+    body = client.get("/customers/maintainers").get_data(as_text=True)
+    assert "只列出前 2 位，请输入姓名查找" in body
+    found = client.get("/customers/maintainers?" + urlencode({"find": "柜"})).get_data(as_text=True)
+    assert "甲柜员" in found and "请输入姓名查找" not in found
+    assert "只列出前 2 个网点" not in client.get("/customers/outlets").get_data(as_text=True)  # one outlet
+
+
+def test_an_out_of_scope_filter_is_named_as_such_and_leaks_nothing(client, people):
+    client.login("HA0001")
+    body = client.get(f"/customers?maintainer={people.rm_b.id}&outlet={people.b.id}").get_data(as_text=True)
+    assert body.count("不在您的范围内</button>") == 2
+    assert CANARY_B not in body and ROW_RE.findall(body) == []
+    for bad in ("99999999999", "abc", "-1"):  # no id can be that: the filter is dropped (PostgreSQL refused it)
+        resp = client.get("/customers?" + urlencode({"maintainer": bad, "outlet": bad}))
+        assert resp.status_code == 200 and len(ROW_RE.findall(resp.get_data(as_text=True))) == 5
+        assert choices(client, "maintainers", maintainer=bad)[0][1] == "全部维护人"
+
+
+def test_a_changed_scope_applies_at_once(client, people):
+    """List statements are reused from page to page; a user whose post changes must not keep the old scope."""
+    rm = logged_in(client.app, "RA0001")
+    assert sorted(rows(rm)) == ["张三", "李四"]
+    assert sorted(rows(rm, sort="deposit")) == ["张三", "李四"]
+    user = db.session.get(User, people.rm_a.id)
+    user.post = "outlet_head"
+    db.session.commit()
+    assert sorted(rows(rm)) == sorted(["张三", "张伟", "李四", "甲科技公司", "%百分"])
+    head = logged_in(client.app, "HA0001")
+    assert sorted(rows(head)) == sorted(["张三", "张伟", "李四", "甲科技公司", "%百分"])
+    moved = db.session.get(User, people.head_a.id)
+    moved.outlet_id = people.a2.id  # to the other outlet: its customers, and the one maintained stays visible
+    db.session.commit()
+    assert sorted(rows(head)) == sorted(["王五", "乙二公司", "甲科技公司"])
+
+
 # ---------------------------------------------------------------- sorting and keyset paging
 
 SURNAMES = "张章李王阿白陈赵"

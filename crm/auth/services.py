@@ -5,10 +5,11 @@ from __future__ import annotations
 import secrets
 import string
 from datetime import timedelta
+from functools import cache
 
 from flask import current_app, session
 from flask_babel import gettext as _
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, bindparam, delete, select, update
 from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -120,20 +121,24 @@ def session_limits() -> tuple[timedelta, timedelta]:
     return timedelta(minutes=cfg["CRM_IDLE_TIMEOUT_MINUTES"]), timedelta(hours=cfg["CRM_SESSION_MAX_HOURS"])
 
 
+@cache
+def _session_query() -> Select:
+    """One query for the session, its user, and the user's outlet and branch (needed on every page). Built once:
+    constructing it and its cache key cost more than running it, and it runs before every page."""
+    return (select(UserSession.id, UserSession.user_id, UserSession.created_at, UserSession.last_seen_at,
+                   UserSession.ended_at, User)
+            .join(User, User.id == UserSession.user_id)
+            .outerjoin(User.outlet).outerjoin(User.branch)
+            .options(contains_eager(User.outlet), contains_eager(User.branch))
+            .where(UserSession.token == bindparam("token")))
+
+
 def load_session_user(user_id: str) -> User | None:
     """flask-login's user loader: the cookie's token must name a live session of that user."""
     token = session.get("sid")
     if not token:
         return None
-    # One query for the session, its user, and the user's outlet and branch (needed on every page).
-    found = db.session.execute(
-        select(UserSession.id, UserSession.user_id, UserSession.created_at, UserSession.last_seen_at,
-               UserSession.ended_at, User)
-        .join(User, User.id == UserSession.user_id)
-        .outerjoin(User.outlet).outerjoin(User.branch)
-        .options(contains_eager(User.outlet), contains_eager(User.branch))
-        .where(UserSession.token == token)
-    ).first()
+    found = db.session.execute(_session_query(), {"token": token}).first()
     if found is None:
         return None
     row, user = found, found.User

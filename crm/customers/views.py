@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import or_, select
 
+from crm import i18n
 from crm.access import can, get_or_404, policy, scope_filter, scoped
 from crm.customers import services
 from crm.extensions import db
@@ -28,13 +31,12 @@ def index():
     ctx = dict(page=page, f=f, args=f.args())
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") in LIST_TARGETS:
         return render_block("customers/list.html", "rows", **ctx)
-    outlets = db.session.execute(
-        scoped(Outlet).with_only_columns(Outlet.id, Outlet.name).order_by(Outlet.code)).all()
-    maintainers = db.session.execute(
-        scoped(User).with_only_columns(User.id, User.name).where(User.active, User.outlet_id.is_not(None))
-        .order_by(User.name).limit(500)).all()
-    return render_template("customers/list.html", outlets=outlets, maintainers=maintainers, kinds=KINDS,
-                           statuses=STATUSES, **ctx)
+    # The outlet and maintainer filters name only what is chosen; their choices load when a picker opens.
+    outlet = services.chosen_name(current_user, Outlet, f.outlet_id) if f.outlet_id else None
+    maintainer = services.chosen_name(current_user, User, f.maintainer_id) if f.maintainer_id else None
+    return render_template("customers/list.html", outlet=outlet, maintainer=maintainer,
+                           kinds={k: i18n.label(v) for k, v in KINDS.items()},
+                           statuses={k: i18n.label(v) for k, v in STATUSES.items()}, **ctx)
 
 
 @bp.route("/count")
@@ -44,6 +46,39 @@ def count():
     f = services.parse_filters(request.args)
     n, more = services.count(current_user, f)
     return render_template("customers/_count.html", n=n, more=more)
+
+
+def _picker(field: str, choices: Callable, everything: str, placeholder: str, more_hint: str):
+    """A filter picker's menu: a search box, then the choices as links to the list filtered by them, with the
+    list's other filters kept. Opening the picker loads the whole menu; typing reloads the choices only."""
+    f = services.parse_filters(request.args)
+    find = (request.args.get("find") or "").strip()[:20]
+    found, more = choices(current_user, find)
+    chosen = getattr(f, f"{field}_id")
+    args = {k: v for k, v in f.args().items() if k != field}
+    links = [dict(href=url_for("customers.index", **args, **{field: c.id}), label=c.label, hint=c.hint,
+                  active=c.id == chosen) for c in found]
+    ctx = dict(field=field, find=find, links=links, more=more, everything=everything, placeholder=placeholder,
+               more_hint=more_hint, everything_href=url_for("customers.index", **args), chosen=chosen)
+    if request.headers.get("HX-Target") == f"{field}-choices":
+        return render_block("customers/_picker.html", "choices", **ctx)
+    return render_template("customers/_picker.html", **ctx)
+
+
+@bp.route("/outlets")
+@policy(permission="customers.view")
+def outlet_choices():
+    """The outlet filter of the list: the outlets of the user's scope, searched by name or code."""
+    return _picker("outlet", services.outlet_choices, _("全部网点"), _("输入网点名称或编号查找"),
+                   _("只列出前 %(n)s 个网点，请输入名称查找", n=services.PICKER_LIMIT))
+
+
+@bp.route("/maintainers")
+@policy(permission="customers.view")
+def maintainer_choices():
+    """The maintainer filter of the list: the staff of the user's scope, searched by name."""
+    return _picker("maintainer", services.maintainer_choices, _("全部维护人"), _("输入姓名查找"),
+                   _("只列出前 %(n)s 位，请输入姓名查找", n=services.PICKER_LIMIT))
 
 
 def _choices() -> dict:
