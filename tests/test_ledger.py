@@ -1,21 +1,27 @@
 """包户包效客户台账 (R-09): one PDF with cover, contents, weekly report, base information and follow-up records;
-CJK font embedded, PII masked for everyone, scope enforced (404, no bytes), every print audited."""
+CJK font embedded, PII masked for everyone, scope enforced (404, no bytes, no job), every print audited; large
+ledgers as a background job with progress, downloadable only by the user who started it."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from sqlalchemy import event, select
 
 from crm import pdf
-from crm.customers import ledger
+from crm.customers import ledger, ledger_views
 from crm.customers.search import keys
 from crm.extensions import db
 from crm.models import Activity, AuditLog, Customer
@@ -88,8 +94,26 @@ def login(app, user):
     return c
 
 
+PRINT = "/customers/ledger/print"
+
+
+def print_ledger(c, **fields):
+    """Click 打印台账: a POST with the page's CSRF token."""
+    return c.post(PRINT, {k: str(v) for k, v in fields.items()})
+
+
+def printed_rows():
+    return db.session.execute(select(AuditLog).where(AuditLog.action == "customer.ledger_printed")
+                              .order_by(AuditLog.id)).scalars().all()
+
+
+def job_files(app) -> list[str]:
+    folder = Path(app.instance_path) / "ledgers"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
 def test_outlet_ledger_pdf(app, org, book):
-    resp = login(app, org.head_a).get(f"/customers/ledger.pdf?outlet={org.a.id}")
+    resp = print_ledger(login(app, org.head_a), outlet=org.a.id)
     assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
     assert resp.mimetype == "application/pdf"
     data = resp.data
@@ -116,21 +140,21 @@ def test_outlet_ledger_pdf(app, org, book):
     assert "未分配维护人" in text
 
     # Audited with the customer and page counts.
-    row = db.session.execute(select(AuditLog).where(AuditLog.action == "customer.ledger_printed")).scalar_one()
+    [row] = printed_rows()
     assert (row.target_type, row.target_id, row.actor_id) == ("outlet", str(org.a.id), org.head_a.id)
     assert row.detail["customers"] == 3 and row.detail["pages"] >= 5
     footers = re.findall(r"第\s*(\d+)\s*页\s*/\s*共\s*(\d+)\s*页", text)
     assert footers and footers[0] == ("2", str(row.detail["pages"])), footers  # the cover has no footer
+    assert job_files(app) == []  # a small ledger comes straight back: no job, no file left on the server
 
 
 def test_other_outlet_is_404_without_pdf(app, org, book):
     c = login(app, org.head_a)
-    for path in (f"/customers/ledger.pdf?outlet={org.b.id}", f"/customers/ledger.pdf?user={org.rm_b.id}",
-                 "/customers/ledger.pdf?outlet=999999", "/customers/ledger.pdf?user=abc"):
-        resp = c.get(path)
-        assert resp.status_code == 404, path
+    for fields in ({"outlet": org.b.id}, {"user": org.rm_b.id}, {"outlet": 999999}, {"user": "abc"}):
+        resp = print_ledger(c, **fields)
+        assert resp.status_code == 404, fields
         assert resp.mimetype != "application/pdf" and b"%PDF" not in resp.data
-    assert db.session.execute(select(AuditLog).where(AuditLog.action == "customer.ledger_printed")).first() is None
+    assert printed_rows() == []
     denied = db.session.execute(select(AuditLog.target_type, AuditLog.target_id).where(
         AuditLog.action == "access.denied")).all()
     assert ("outlet", str(org.b.id)) in denied and ("user_account", str(org.rm_b.id)) in denied
@@ -138,7 +162,7 @@ def test_other_outlet_is_404_without_pdf(app, org, book):
 
 def test_rm_gets_only_own_ledger(app, org, book):
     c = login(app, org.rm_a)
-    resp = c.get("/customers/ledger.pdf")
+    resp = print_ledger(c)
     assert resp.status_code == 200 and resp.data.startswith(b"%PDF")
     assert pdf.cjk_font_embedded(resp.data)
     text = pdf_text(resp.data)
@@ -147,17 +171,16 @@ def test_rm_gets_only_own_ledger(app, org, book):
         assert other not in text, other
     assert f"filename*=UTF-8''{quote('甲客户经理_包户包效客户台账_')}" in resp.headers["Content-Disposition"]
     # Asking for one's own id explicitly is the same ledger; others' ledgers need users.view.
-    assert c.get(f"/customers/ledger.pdf?user={org.rm_a.id}").status_code == 200
-    for path in (f"/customers/ledger.pdf?outlet={org.a.id}", f"/customers/ledger.pdf?user={org.head_a.id}"):
-        resp = c.get(path)
-        assert resp.status_code == 404 and b"%PDF" not in resp.data, path
-    rows = db.session.execute(select(AuditLog.target_type, AuditLog.target_id, AuditLog.detail).where(
-        AuditLog.action == "customer.ledger_printed")).all()
-    assert [(r[0], r[1], r[2]["customers"]) for r in rows] == [("user", str(org.rm_a.id), 1)] * 2
+    assert print_ledger(c, user=org.rm_a.id).status_code == 200
+    for fields in ({"outlet": org.a.id}, {"user": org.head_a.id}):
+        resp = print_ledger(c, **fields)
+        assert resp.status_code == 404 and b"%PDF" not in resp.data, fields
+    rows = printed_rows()
+    assert [(r.target_type, r.target_id, r.detail["customers"]) for r in rows] == [("user", str(org.rm_a.id), 1)] * 2
 
 
 def test_head_prints_a_staff_members_ledger(app, org, book):
-    resp = login(app, org.head_a).get(f"/customers/ledger.pdf?user={org.rm_a.id}")
+    resp = print_ledger(login(app, org.head_a), user=org.rm_a.id)
     assert resp.status_code == 200
     text = pdf_text(resp.data)
     assert "张三" in text and "李四" not in text
@@ -165,29 +188,32 @@ def test_head_prints_a_staff_members_ledger(app, org, book):
 
 def test_branch_post_prints_outlets_of_its_subtree(app, org, book):
     c = login(app, org.president1)
-    resp = c.get(f"/customers/ledger.pdf?outlet={org.a.id}")
+    resp = print_ledger(c, outlet=org.a.id)
     assert resp.status_code == 200 and "张三" in pdf_text(resp.data)
-    assert c.get(f"/customers/ledger.pdf?outlet={org.b.id}").status_code == 404
-    own = c.get("/customers/ledger.pdf")  # maintains nobody: an empty ledger, still one valid document
+    assert print_ledger(c, outlet=org.b.id).status_code == 404
+    own = print_ledger(c)  # maintains nobody: an empty ledger, still one valid document
     assert own.status_code == 200 and "暂无客户" in pdf_text(own.data)
 
 
 def test_ledger_page(app, org, book):
     body = login(app, org.head_a).get("/customers/ledger").get_data(as_text=True)
-    assert "打印台账" in body and "/customers/ledger.pdf" in body
+    forms = re.findall(r'<form method="post" action="/customers/ledger/print"[^>]*hx-boost="false">\s*'
+                       r'<input type="hidden" name="csrf_token" value="[^"]+">', body)
+    assert len(forms) == 4  # the page's print button, my ledger, an outlet's, a staff member's
+    assert "打印台账" in body and "ledger.pdf" not in body
     assert f'value="{org.a.id}"' in body and "甲客户经理" in body and CANARY_B not in body
     body = login(app, org.rm_a).get("/customers/ledger").get_data(as_text=True)
-    assert "打印台账" in body and 'name="outlet"' not in body
+    assert "打印台账" in body and 'name="outlet"' not in body and body.count('action="/customers/ledger/print"') == 2
 
 
 def test_too_many_customers_asks_to_narrow(app, org, book, monkeypatch):
     monkeypatch.setattr(ledger, "MAX_CUSTOMERS", 2)
     c = login(app, org.head_a)
-    resp = c.get(f"/customers/ledger.pdf?outlet={org.a.id}")
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/customers/ledger")
+    resp = print_ledger(c, outlet=org.a.id)
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/customers/ledger")
     assert b"%PDF" not in resp.data
     assert "超过单份台账" in c.get("/customers/ledger").get_data(as_text=True)
-    assert db.session.execute(select(AuditLog).where(AuditLog.action == "customer.ledger_printed")).first() is None
+    assert printed_rows() == [] and job_files(app) == []
 
 
 def test_weekly_report_and_records(app, org, book):
@@ -283,3 +309,289 @@ def test_font_check_needs_poppler(monkeypatch):
     monkeypatch.setattr(pdf.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="poppler-utils"):
         pdf.cjk_font_embedded(b"%PDF-1.7")
+
+
+# ---------------------------------------------------------------- large ledgers: the background job
+
+JOB_URL = re.compile(r"^/customers/ledger/jobs/([A-Za-z0-9_-]{20,40})$")
+
+
+@pytest.fixture
+def in_background(app, monkeypatch):
+    """Every ledger goes through a job (the book has 3 customers, under the direct-print threshold)."""
+    monkeypatch.setitem(app.config, "CRM_LEDGER_BACKGROUND_CUSTOMERS", 0)
+
+
+@pytest.fixture
+def saved_states(monkeypatch):
+    """(state, stage, pages) of every save of a ledger job, in order: what the polling page could have shown."""
+    seen: list[tuple] = []
+    save = ledger_views.store.save
+
+    def spy(job):
+        seen.append((job["state"], job.get("stage"), job.get("pages")))
+        save(job)
+
+    monkeypatch.setattr(ledger_views.store, "save", spy)
+    return seen
+
+
+def start_job(c, **fields) -> tuple[str, str]:
+    resp = print_ledger(c, **fields)
+    assert resp.status_code == 303, resp.get_data(as_text=True)[:300]
+    url = resp.headers["Location"]
+    match = JOB_URL.match(url)
+    assert match, url
+    return url, match.group(1)
+
+
+def test_job_lifecycle_queued_running_done_download(app, org, book, in_background, saved_states):
+    slots = ledger_views._slots()
+    assert slots.acquire(timeout=5)  # another ledger is rendering: ours waits its turn
+    c = login(app, org.head_a)
+    try:
+        url, job_id = start_job(c, outlet=org.a.id)
+        page = c.get(url).get_data(as_text=True)
+        assert 'hx-trigger="every 1s"' in page and f'hx-get="{url}/progress"' in page
+        assert "排队中" in page and "正在生成“甲网点”的包户包效客户台账" in page
+        fragment = c.get(url + "/progress", headers={"HX-Request": "true"}).get_data(as_text=True)
+        assert "every 1s" in fragment and "<html" not in fragment
+        assert c.get(url + "/ledger.pdf").status_code == 404  # nothing to download yet
+        # While it runs, the ledger page points to it.
+        assert f'href="{url}"' in c.get("/customers/ledger").get_data(as_text=True)
+    finally:
+        slots.release()
+    ledger_views.store.wait(job_id, 120)
+
+    job = ledger_views.store.load(job_id)
+    assert job["state"] == "done" and job["customers"] == 3 and job["pages"] >= 5 and job["contacts"] == 3
+    # The stages in order, pages counted up during layout, the page count known before the PDF is written.
+    stages = [stage for _state, stage, _pages in saved_states]
+    assert stages[0] == "queued" and stages[-1] == "done"
+    order = [s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]]
+    assert order == ["queued", "loading", "prepare", "layout", "writing", "done"], order
+    layout_pages = [p for _state, stage, p in saved_states if stage == "layout"]  # saved at most twice a second
+    assert layout_pages[0] == 1 and layout_pages == sorted(layout_pages) and layout_pages[-1] <= job["pages"]
+    assert [p for _s, stage, p in saved_states if stage == "writing"] == [job["pages"]]
+
+    fragment = c.get(url + "/progress", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "every 1s" not in fragment and "台账已生成" in fragment
+    assert f"共 {job['pages']} 页，3 位客户" in fragment and f'href="{url}/ledger.pdf"' in fragment
+    assert printed_rows() == []  # generating is not printing: nothing has left the server yet
+
+    resp = c.get(url + "/ledger.pdf")
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    assert f"filename*=UTF-8''{quote('甲网点_包户包效客户台账_')}" in resp.headers["Content-Disposition"]
+    data = resp.get_data()
+    assert data.startswith(b"%PDF") and pdf.cjk_font_embedded(data)
+    text = pdf_text(data)
+    for title in SECTIONS:
+        assert title in text, title
+    assert "张三" in text and "138****5678" in text and PHONE not in text and CANARY_B not in text
+    [row] = printed_rows()  # exactly one audit row for the print
+    assert (row.actor_id, row.target_type, row.target_id) == (org.head_a.id, "outlet", str(org.a.id))
+    assert row.detail == {"customers": 3, "pages": job["pages"]}
+    assert sorted(job_files(app)) == sorted([f"{job_id}.json", f"{job_id}.pdf"])  # no temporary file left
+
+
+def test_another_user_cannot_see_or_download_a_job(app, org, book, in_background):
+    head = login(app, org.head_a)
+    url, job_id = start_job(head, outlet=org.a.id)
+    ledger_views.store.wait(job_id, 120)
+    assert head.get(url + "/ledger.pdf").status_code == 200
+    for other in (org.rm_a, org.head_a2, org.admin):  # same outlet, same branch, everything in scope: still not
+        c = login(app, other)
+        for path in (url, url + "/progress", url + "/ledger.pdf"):
+            resp = c.get(path)
+            assert resp.status_code == 404 and b"%PDF" not in resp.data, (other.login, path)
+    assert login(app, org.head_a).get("/customers/ledger/jobs/not-a-job-id-at-all-xxxxx").status_code == 404
+    assert [r.actor_id for r in printed_rows()] == [org.head_a.id]
+
+
+def test_out_of_scope_outlet_or_person_starts_nothing(app, org, book, in_background):
+    c = login(app, org.head_a)
+    for fields in ({"outlet": org.b.id}, {"user": org.rm_b.id}, {"outlet": org.a2.id}, {"user": org.rm_a2.id},
+                   {"outlet": 999999}):
+        resp = print_ledger(c, **fields)
+        assert resp.status_code == 404 and "Location" not in resp.headers, fields
+    rm = login(app, org.rm_a)  # no users.view: only their own ledger
+    for fields in ({"outlet": org.a.id}, {"user": org.head_a.id}):
+        assert print_ledger(rm, **fields).status_code == 404, fields
+    assert [j for j in job_files(app) if j.endswith(".json")] == []
+    assert printed_rows() == []
+
+
+def test_printing_needs_a_post_with_csrf(app, org, book, in_background):
+    c = login(app, org.head_a)
+    resp = c.post(PRINT, {"outlet": str(org.a.id)}, csrf=False)
+    assert resp.status_code == 400 and "安全校验未通过" in resp.get_data(as_text=True)
+    assert c.get(f"{PRINT}?outlet={org.a.id}").status_code == 405
+    assert c.get(f"/customers/ledger.pdf?outlet={org.a.id}").status_code == 404  # the old GET link is gone
+    assert job_files(app) == [] and printed_rows() == []
+
+
+def test_a_failing_render_marks_the_job_failed_and_leaves_no_file(app, org, book, in_background, monkeypatch):
+    from weasyprint import Document
+
+    def broken(self, target=None, **options):
+        target.write(b"%PDF-1.7\n% half a ledger")  # some bytes are out before it breaks
+        raise MemoryError("out of memory while writing")
+
+    monkeypatch.setattr(Document, "write_pdf", broken)
+    c = login(app, org.head_a)
+    url, job_id = start_job(c, outlet=org.a.id)
+    ledger_views.store.wait(job_id, 120)
+    job = ledger_views.store.load(job_id)
+    assert job["state"] == "failed" and job["stage"] == "writing"
+    body = c.get(url).get_data(as_text=True)
+    assert "生成台账时出错，未能完成" in body and "every 1s" not in body and "/ledger.pdf" not in body
+    assert job_files(app) == [f"{job_id}.json"]  # neither the PDF nor its temporary file
+    assert c.get(url + "/ledger.pdf").status_code == 404 and printed_rows() == []
+    # A new attempt is not blocked by the failed one.
+    monkeypatch.undo()
+    monkeypatch.setitem(app.config, "CRM_LEDGER_BACKGROUND_CUSTOMERS", 0)
+    _url, again = start_job(c, outlet=org.a.id)
+    assert again != job_id
+    ledger_views.store.wait(again, 120)
+    assert ledger_views.store.load(again)["state"] == "done"
+
+
+def test_a_second_click_lands_on_the_running_job(app, org, book, in_background):
+    slots = ledger_views._slots()
+    assert slots.acquire(timeout=5)
+    c = login(app, org.head_a)
+    try:
+        url, job_id = start_job(c, outlet=org.a.id)
+        assert start_job(c, outlet=org.a.id)[1] == job_id  # the same ledger again: the same job
+        other = print_ledger(c, user=org.rm_a.id)  # another ledger waits until this one is done
+        assert other.status_code == 303 and other.headers["Location"] == url
+        assert "还在生成中" in c.get(url).get_data(as_text=True)
+        assert len([j for j in job_files(app) if j.endswith(".json")]) == 1
+    finally:
+        slots.release()
+    ledger_views.store.wait(job_id, 120)
+
+
+def test_the_file_is_deleted_after_the_retention_time(app, org, book, in_background):
+    c = login(app, org.head_a)
+    url, job_id = start_job(c, outlet=org.a.id)
+    ledger_views.store.wait(job_id, 120)
+    job = ledger_views.store.load(job_id)
+    assert "文件保留到" in c.get(url).get_data(as_text=True)
+    # An hour later: the download is refused even before the clean-up has run ...
+    job["finished"] -= ledger_views.KEEP_MINUTES * 60 + 1
+    ledger_views.store.save(job)
+    assert c.get(url + "/ledger.pdf").status_code == 404
+    assert "已过期删除" in c.get(url).get_data(as_text=True)
+    # ... and the next visit to the ledger pages deletes the files.
+    old = time.time() - ledger_views.KEEP_MINUTES * 60 - 5
+    for name in job_files(app):
+        os.utime(Path(app.instance_path) / "ledgers" / name, (old, old))
+    assert c.get("/customers/ledger").status_code == 200
+    assert job_files(app) == [] and c.get(url).status_code == 404
+    assert printed_rows() == []
+
+
+def test_an_interrupted_job_says_so(app, org, book, in_background):
+    slots = ledger_views._slots()
+    assert slots.acquire(timeout=5)
+    c = login(app, org.head_a)
+    try:
+        url, job_id = start_job(c, outlet=org.a.id)
+        job = ledger_views.store.load(job_id)
+        job["heartbeat"] = time.time() - ledger_views.STALE_SECONDS - 1
+        path = ledger_views.store.path(job_id)
+        path.write_text(json.dumps(job), encoding="utf-8")  # as a server killed long ago left it
+        body = c.get(url).get_data(as_text=True)
+        assert "已中断" in body and "every 1s" not in body
+    finally:
+        slots.release()
+    ledger_views.store.wait(job_id, 120)
+
+
+def test_page_counter_follows_only_its_own_thread(app, org, book):
+    """Two renders at once (a job and a direct print): each counts its own pages, not the other's."""
+    data = ledger.gather(org.head_a, outlet=org.a)
+    counts: dict[str, list[int]] = {"a": [], "b": []}
+    results: dict[str, int] = {}
+
+    def run(key: str) -> None:
+        with app.app_context():
+            out = Path(app.instance_path) / f"{key}.pdf"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            results[key] = ledger.render_to_file(data, out, lambda stage, p: counts[key].append(p)
+                                                 if stage == "layout" else None)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in counts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for key in counts:
+        assert counts[key] == list(range(1, results[key] + 1)), (key, counts[key])
+
+
+def test_the_download_checks_the_scope_again(app, org, book, in_background):
+    """The PDF holds what the user could see when it was made: once the staff member has moved to an outlet out of
+    the user's scope, the ledger is no longer handed out."""
+    c = login(app, org.head_a)
+    url, job_id = start_job(c, user=org.rm_a.id)
+    ledger_views.store.wait(job_id, 120)
+    assert ledger_views.store.load(job_id)["state"] == "done"
+    org.rm_a.outlet_id, org.rm_a.branch_id = org.b.id, org.b.branch_id
+    db.session.commit()
+    resp = c.get(url + "/ledger.pdf")
+    assert resp.status_code == 404 and b"%PDF" not in resp.data
+    assert printed_rows() == []
+
+
+def test_a_render_leaves_garbage_collection_and_logging_as_they_were(app, org, book, monkeypatch):
+    """The render pauses automatic garbage collection and listens to WeasyPrint's progress log; both are
+    process-wide, so both must be back as they were afterwards, also when the render fails."""
+    import gc
+    import logging
+
+    from weasyprint import Document
+
+    progress_log = logging.getLogger("weasyprint.progress")
+    monkeypatch.setattr(progress_log, "disabled", True)  # as Alembic's fileConfig leaves it: pages still counted
+    before = (gc.isenabled(), progress_log.level, progress_log.propagate, progress_log.disabled,
+              list(progress_log.handlers))
+    counted: list[int] = []
+    data = ledger.gather(org.head_a, outlet=org.a)
+    paused: list[bool] = []
+    original = Document.write_pdf
+
+    def spy(self, *args, **kwargs):
+        paused.append(gc.isenabled())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Document, "write_pdf", spy)
+    out = Path(app.instance_path) / "ledger.pdf"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pages = ledger.render_to_file(data, out, lambda stage, n: counted.append(n) if stage == "layout" else None)
+    assert out.read_bytes().startswith(b"%PDF") and counted == list(range(1, pages + 1))
+    assert paused == [True]  # collection is back on before the PDF is written
+    assert (gc.isenabled(), progress_log.level, progress_log.propagate, progress_log.disabled,
+            list(progress_log.handlers)) == before
+
+    def broken_layout(self, *args, **kwargs):
+        assert not gc.isenabled()  # paused during the layout
+        raise RuntimeError("layout failed")
+
+    monkeypatch.setattr("weasyprint.HTML.render", broken_layout)
+    with pytest.raises(RuntimeError):
+        ledger.render_bytes(data)
+    assert (gc.isenabled(), progress_log.level, progress_log.propagate, progress_log.disabled,
+            list(progress_log.handlers)) == before
+
+
+def test_staff_print_their_own_large_ledger_in_the_background(app, org, book, in_background):
+    c = login(app, org.rm_a)  # no users.view: their own ledger only, through the job as well
+    url, job_id = start_job(c)
+    ledger_views.store.wait(job_id, 120)
+    job = ledger_views.store.load(job_id)
+    assert (job["state"], job["kind"], job["target_id"], job["customers"]) == ("done", "user", org.rm_a.id, 1)
+    text = pdf_text(c.get(url + "/ledger.pdf").data)
+    assert "张三" in text and "李四" not in text and "王五" not in text
+    assert [(r.target_type, r.target_id) for r in printed_rows()] == [("user", str(org.rm_a.id))]

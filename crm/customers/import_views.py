@@ -5,32 +5,26 @@ Small files (up to CRM_IMPORT_BACKGROUND_ROWS rows, default 5,000) are imported 
 in a background thread of this process. Either way the upload is checked first, in the request (a refused file
 answers at once, 422, and nothing changes), and the browser is sent on to the job's page (POST → redirect → GET).
 
-A job is a small JSON file in the instance folder (`instance/imports/<id>.json`), with the rejected rows next to
-it (`<id>-rejects.xlsx`): the progress can be read by any worker process of the same machine, and a page reload
-finds it again. Only the user who ran an import sees its page and downloads its rejected rows (anyone else: 404).
-Job files are deleted after `KEEP_HOURS`.
+A job (crm/jobs.py) is a small JSON file in the instance folder (`instance/imports/<id>.json`), with the rejected
+rows next to it (`<id>-rejects.xlsx`): the progress can be read by any worker process of the same machine, and a
+page reload finds it again. Only the user who ran an import sees its page and downloads its rejected rows (anyone
+else: 404). Job files are deleted after `KEEP_HOURS`.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import logging
 import os
-import re
-import secrets
-import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, request, send_file, url_for
-from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
+from crm import jobs
 from crm.access import policy
 from crm.customers import imports
 from crm.customers.views import bp
@@ -38,79 +32,27 @@ from crm.excel_import import MAX_BYTES, MAX_ROWS, SpreadsheetError
 from crm.extensions import db
 from crm.models import User
 
-log = logging.getLogger("crm.import")
-
 BACKGROUND_ROWS = 5_000
 KEEP_HOURS = 24
 STALE_SECONDS = 300  # a running job not heard of for this long was interrupted (the server restarted)
 PREVIEW = 200  # rejected rows listed on the page; all of them are in the download
-JOB_ID = re.compile(r"[A-Za-z0-9_-]{20,40}")
-_threads: dict[str, threading.Thread] = {}
 
 
 # ---------------------------------------------------------------- the job store
 
-def _folder() -> Path:
-    path = Path(current_app.instance_path) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+store = jobs.JobStore("imports", keep_seconds=KEEP_HOURS * 3600, stale_seconds=STALE_SECONDS)
+load_job = store.load
+_save = store.save
+wait = store.wait  # join a background import (tests, the CLI)
 
 
 def _path(job_id: str, suffix: str = ".json") -> Path:
-    return _folder() / f"{job_id}{suffix}"
-
-
-def _save(job: dict[str, Any]) -> None:
-    job["heartbeat"] = time.time()
-    folder = _folder()
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".job-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(job, fh, ensure_ascii=False)
-    os.replace(tmp, folder / f"{job['id']}.json")
-
-
-def load_job(job_id: str) -> dict[str, Any] | None:
-    if not JOB_ID.fullmatch(job_id or ""):
-        return None
-    try:
-        job = json.loads(_path(job_id).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if job.get("state") == "running" and time.time() - job.get("heartbeat", 0) > STALE_SECONDS:
-        job["state"] = "interrupted"
-    return job
-
-
-def _own_job(job_id: str) -> dict[str, Any]:
-    job = load_job(job_id)
-    if job is None or job.get("user_id") != current_user.id:
-        abort(404)
-    return job
-
-
-def _cleanup() -> None:
-    limit = time.time() - KEEP_HOURS * 3600
-    for path in _folder().iterdir():
-        try:
-            if path.stat().st_mtime < limit:
-                path.unlink()
-        except OSError:
-            pass
-
-
-def _running_job_of(user_id: int) -> dict[str, Any] | None:
-    for path in _folder().glob("*.json"):
-        job = load_job(path.stem)
-        if job and job.get("user_id") == user_id and job.get("state") == "running":
-            return job
-    return None
+    return store.path(job_id, suffix)
 
 
 def _new_job(filename: str, total: int, background: bool) -> dict[str, Any]:
-    return {"id": secrets.token_urlsafe(18), "user_id": current_user.id, "filename": filename, "state": "running",
-            "background": background, "done": 0, "total": total, "started": time.time(), "finished": None,
-            "message": None, "counts": None, "ignored": [], "rejects": [], "has_rejects": False, "seconds": None,
-            "fmt": None, "encoding": None}
+    return store.new(filename=filename, background=background, done=0, total=total, message=None, counts=None,
+                     ignored=[], rejects=[], has_rejects=False, seconds=None, fmt=None, encoding=None)
 
 
 def _finish(job: dict[str, Any], report: imports.ImportReport) -> None:
@@ -136,31 +78,23 @@ def _progress(job: dict[str, Any]):
     return tick
 
 
-def _background(app: Any, job: dict[str, Any], user_id: int, importer: imports.CustomerImport, locale: str) -> None:
-    with app.app_context(), force_locale(locale):
-        try:
-            importer.actor = db.session.get(User, user_id)
-            importer.progress = _progress(job)
-            _finish(job, importer.process())
-        except Exception:  # noqa: BLE001 - the job must say it failed, whatever the cause
-            db.session.rollback()
-            log.exception("customer import %s failed", job["id"])
-            report = importer.report
-            job.update(state="failed", finished=time.time(),
-                       counts=report.counts() if report else None,
-                       message=_("导入过程中出错，已中止。此前已保存的批次（见下方数字）保留；"
-                                 "请检查文件后重新导入（重复导入不会产生重复客户）。"))
-            _save(job)
-        finally:
-            db.session.remove()
-            _threads.pop(job["id"], None)
+def _failed_message() -> str:
+    return _("导入过程中出错，已中止。此前已保存的批次（见下方数字）保留；请检查文件后重新导入（重复导入不会产生重复客户）。")
 
 
-def wait(job_id: str, timeout: float = 60) -> None:
-    """Join a background import (tests, the CLI)."""
-    thread = _threads.get(job_id)
-    if thread is not None:
-        thread.join(timeout)
+def _start_background(job: dict[str, Any], importer: imports.CustomerImport) -> None:
+    user_id = current_user.id
+
+    def work() -> None:
+        importer.actor = db.session.get(User, user_id)
+        importer.progress = _progress(job)
+        _finish(job, importer.process())
+
+    def failed(exc: BaseException) -> dict[str, Any]:
+        report = importer.report
+        return {"counts": report.counts() if report else None, "message": _failed_message()}
+
+    store.start(job, work, failed)
 
 
 # ---------------------------------------------------------------- pages
@@ -178,8 +112,8 @@ def import_page():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return _page(_("请选择要导入的文件"), 422)
-    _cleanup()
-    if _running_job_of(current_user.id) is not None:
+    store.cleanup()
+    if store.running_job_of(current_user.id) is not None:
         return _page(_("您有一个导入正在进行中，请等它完成后再导入下一个文件"), 422)
     data = upload.read(MAX_BYTES + 1)
     filename = os.path.basename(upload.filename.replace("\\", "/"))[:200]
@@ -193,11 +127,7 @@ def import_page():
     job = _new_job(filename, rows, background)
     _save(job)
     if background:
-        thread = threading.Thread(
-            target=_background, name=f"import-{job['id'][:8]}", daemon=True,
-            args=(current_app._get_current_object(), job, current_user.id, importer, str(get_locale())))
-        _threads[job["id"]] = thread
-        thread.start()
+        _start_background(job, importer)
     else:
         importer.progress = _progress(job)
         try:
@@ -205,9 +135,7 @@ def import_page():
         except Exception:
             db.session.rollback()
             job.update(state="failed", finished=time.time(),
-                       counts=importer.report.counts() if importer.report else None,
-                       message=_("导入过程中出错，已中止。此前已保存的批次（见下方数字）保留；"
-                                 "请检查文件后重新导入（重复导入不会产生重复客户）。"))
+                       counts=importer.report.counts() if importer.report else None, message=_failed_message())
             _save(job)
             raise
     target = url_for("customers.import_job", job_id=job["id"])
@@ -228,21 +156,21 @@ def import_template():
 @bp.route("/import/<job_id>")
 @policy(permission="customers.edit")
 def import_job(job_id: str):
-    return render_template("customers/import_job.html", job=_own_job(job_id), preview=PREVIEW)
+    return render_template("customers/import_job.html", job=store.own(job_id), preview=PREVIEW)
 
 
 @bp.route("/import/<job_id>/progress")
 @policy(permission="customers.edit")
 def import_progress(job_id: str):
     """The fragment htmx polls every second while the job runs; once it is over, the result replaces it."""
-    job = _own_job(job_id)
+    job = store.own(job_id)
     return render_block("customers/import_job.html", "status", job=job, preview=PREVIEW)
 
 
 @bp.route("/import/<job_id>/rejects.xlsx")
 @policy(permission="customers.edit")
 def import_rejects(job_id: str):
-    job = _own_job(job_id)
+    job = store.own(job_id)
     path = _path(job["id"], "-rejects.xlsx")
     if not job.get("has_rejects") or not path.exists():
         abort(404)

@@ -1,20 +1,35 @@
-"""包户包效客户台账 (R-09): the data of one printable ledger, for a staff member or for an outlet.
+"""包户包效客户台账 (R-09): the data of one printable ledger, for a staff member or for an outlet, and its PDF.
 
 Set-based: the customers come from one scoped query, their contacts from a few queries over chunks of ids
 (never one query per customer). Everything printed is masked here, before it reaches a template: a printed
 ledger leaves the building, so nobody's ledger shows a full phone or certificate number.
+
+Rendering needs no request (it runs in a job's thread too) and reports its stages and the pages laid out so far.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
+import io
+import logging
+import os
+import tempfile
+import threading
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
+from flask import current_app
 from sqlalchemy import func, select
+from weasyprint import HTML
 
+from crm import pdf
 from crm.access import scoped
 from crm.extensions import db
 from crm.masking import mask_id_card, mask_mobile, mask_text
@@ -25,7 +40,7 @@ from crm.money import round_half_up, to_decimal
 from crm.roles import POSTS, post_label
 from crm.timeutil import local_to_utc, to_local, utcnow
 
-MAX_CUSTOMERS = 1000  # per PDF (≈280 pages, ≈1 min, ≈1.3 GB to render); above it: one staff member at a time
+MAX_CUSTOMERS = 1000  # per PDF (≈310 pages, ≈30 s, ≈1 GB peak: bench/ledger.py); above it: one staff member at a time
 CHUNK = 900  # ids per IN (...): SQLite's default limit on bound parameters is 999
 RECENT_CONTACTS = 5  # contacts printed per customer in the follow-up record table
 BLANK_ROWS = 3  # ruled rows per customer for hand-written entries
@@ -132,6 +147,11 @@ class Ledger:
     @property
     def title(self) -> str:
         return "包户包效客户台账"
+
+    @property
+    def contact_count(self) -> int:
+        """Contact records printed in the follow-up record table."""
+        return sum(len(c.contacts) for g in self.groups for c in g.customers)
 
 
 def chunks(ids: list[int], size: int = CHUNK):
@@ -321,3 +341,148 @@ def _bank_names(outlet: Outlet | None, user: Any) -> tuple[str, str]:
         return "", ""
     root = db.session.get(Branch, node.root_id)
     return (root.name if root else node.name), (node.name if root is not None and node.id != root.id else "")
+
+
+# ---------------------------------------------------------------- the PDF
+
+TEMPLATE = "ledger/ledger.html"
+Progress = Callable[[str, int], None]  # (stage, pages laid out so far): prepare | layout | writing
+
+
+def render_html(data: Ledger) -> str:
+    """The ledger's HTML, from the Jinja environment directly: no request context is needed (nor used: the
+    printed ledger is always in Chinese), so a job's thread renders it as the request would."""
+    return current_app.jinja_env.get_template(TEMPLATE).render(ledger=data, pdf_base_css=pdf.BASE_CSS)
+
+
+def render_to_file(data: Ledger, target: Path, progress: Progress | None = None) -> int:
+    """Write the PDF to `target` and return its page count. The bytes go to a temporary file in the same folder,
+    renamed to `target` only when complete: a failed render leaves no file behind, half-written or not."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ledger-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pages = _render(data, fh, progress)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return pages
+
+
+def render_bytes(data: Ledger) -> pdf.Rendered:
+    out = io.BytesIO()
+    pages = _render(data, out, None)
+    return pdf.Rendered(out.getvalue(), pages)
+
+
+def _render(data: Ledger, out: IO[bytes], progress: Progress | None) -> int:
+    report: Progress = progress or (lambda stage, pages: None)
+    report("prepare", 0)
+    root = pdf.static_root()
+    html = HTML(string=render_html(data), base_url=root.as_uri() + "/", url_fetcher=pdf.SafeFetcher(root))
+    try:
+        with _pages_laid_out(report), _gc_paused():
+            document = html.render()
+        del html
+        pages = len(document.pages)
+        # The layout leaves its working boxes behind as reference cycles (500 customers: ≈120 MB). Collecting them
+        # before the PDF is written, which needs memory of its own (fonts, streams), lowers the peak by as much.
+        gc.collect()
+        report("writing", pages)
+        document.write_pdf(target=out)
+        return pages
+    finally:
+        document = html = None  # noqa: F841 - the pages go as soon as they are written
+
+
+_gc_lock = threading.Lock()
+_gc_pause = {"renders": 0, "was_enabled": False}
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No automatic garbage collection while WeasyPrint lays out. As the document grows, Python runs a full
+    collection at every 25 % of growth; each one walks every box so far and frees next to nothing (the boxes are
+    alive until the layout is done): 500 customers, about 20 collections and a fifth of the layout's CPU. One
+    collection afterwards (above) frees what there is to free. The switch is process-wide, so other threads' cyclic
+    garbage waits for the end of the render too; concurrent renders share one pause."""
+    with _gc_lock:
+        if _gc_pause["renders"] == 0:
+            _gc_pause["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc_pause["renders"] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pause["renders"] -= 1
+            if _gc_pause["renders"] == 0 and _gc_pause["was_enabled"]:
+                gc.enable()
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed memory back to the system, so a web worker that rendered a big PDF does not
+    keep its peak size (glibc keeps freed memory in its arenas otherwise; elsewhere only the collection runs).
+    A full collection after a big render takes a second or two: call it once the user is no longer waiting."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
+# WeasyPrint renders in one call, but its documented `weasyprint.progress` logger names every step, and every page
+# when it is laid out ("Step 5 - Creating layout - Page %d"). A handler on it counts this thread's pages (another
+# thread may be rendering another PDF meanwhile). Should a later WeasyPrint word this differently, the count only
+# stays at 0: the stages around it are ours.
+_PROGRESS_LOG = logging.getLogger("weasyprint.progress")
+_LAYOUT_PAGE = "Step 5 - Creating layout - Page"
+_tap_lock = threading.Lock()
+_tap: dict[str, Any] = {"users": 0, "saved": None}
+
+
+class _PageCounter(logging.Handler):
+    def __init__(self, report: Progress) -> None:
+        super().__init__(logging.INFO)
+        self.thread = threading.get_ident()
+        self.report = report
+        self.pages = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread or not isinstance(record.msg, str) or not record.msg.startswith(_LAYOUT_PAGE):
+            return
+        if "up-to-date" in record.msg or not record.args:
+            return
+        try:
+            page = int(record.args[0])  # type: ignore[index]
+        except (TypeError, ValueError, IndexError):
+            return
+        # A second pass (for "page x of y" and the contents' page numbers) re-lays out from page 1: keep the most.
+        if page > self.pages:
+            self.pages = page
+            self.report("layout", page)
+
+
+@contextlib.contextmanager
+def _pages_laid_out(report: Progress) -> Iterator[None]:
+    handler = _PageCounter(report)
+    with _tap_lock:
+        if _tap["users"] == 0:
+            _tap["saved"] = (_PROGRESS_LOG.level, _PROGRESS_LOG.propagate, _PROGRESS_LOG.disabled)
+            if not _PROGRESS_LOG.isEnabledFor(logging.INFO):
+                # Nobody asked for these records: let them reach our handler only, not the application's log.
+                _PROGRESS_LOG.setLevel(logging.INFO)
+                _PROGRESS_LOG.propagate = False
+            # logging.config.fileConfig (Alembic's env.py runs it) disables every logger that exists by then.
+            _PROGRESS_LOG.disabled = False
+        _tap["users"] += 1
+        _PROGRESS_LOG.addHandler(handler)
+    try:
+        yield
+    finally:
+        with _tap_lock:
+            _PROGRESS_LOG.removeHandler(handler)
+            _tap["users"] -= 1
+            if _tap["users"] == 0:
+                _PROGRESS_LOG.setLevel(_tap["saved"][0])
+                _PROGRESS_LOG.propagate, _PROGRESS_LOG.disabled = _tap["saved"][1:]
+                _tap["saved"] = None
