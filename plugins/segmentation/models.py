@@ -1,4 +1,4 @@
-"""The segmentation plugin's tables: tier ladders, custom rules, recompute runs, tier history, segment members."""
+"""The segmentation plugin's tables: tier ladders, custom rules, recompute runs, tier history, segment tags."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.access import ScopeSpec, register_scope
@@ -80,15 +80,30 @@ class SegmentationTierChange(db.Model):
     changed_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
 
 
-class SegmentationMember(db.Model):
-    """Customer ∈ segment, rebuilt set-based by every recompute of the customer's 分行."""
+class SegmentationSlot(db.Model):
+    """The bit of `SegmentationTag.bits` a segment holds in a 分行. Allocated at the first recompute that knows the
+    segment and kept while it exists, so a recompute rewrites only the customers whose segments really changed."""
 
-    __tablename__ = "segmentation_member"
-    __table_args__ = (Index("ix_segmentation_member_customer_id", "customer_id"),)
+    __tablename__ = "segmentation_slot"
+    __table_args__ = (UniqueConstraint("branch_id", "segment", name="uq_segmentation_slot_branch_segment"),)
 
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), primary_key=True)
-    segment: Mapped[str] = mapped_column(String(40), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+    bit: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 0–62: bits stay positive
+    segment: Mapped[str] = mapped_column(String(40))
+
+
+class SegmentationTag(db.Model):
+    """One row per customer: the tier and the segments (one bit each, see SegmentationSlot) the customer's last
+    recompute gave. One narrow row instead of one row per customer per segment: 无贷户/有贷户 alone cover everybody."""
+
+    __tablename__ = "segmentation_tag"
+    __table_args__ = (Index("ix_segmentation_tag_branch_id", "branch_id"),)
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True,
+                                             autoincrement=False)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    tier: Mapped[str | None] = mapped_column(String(20))
+    bits: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 def _of_visible_customers(column: Any):
@@ -97,6 +112,6 @@ def _of_visible_customers(column: Any):
     return lambda user: column.in_(scoped(Customer, user).with_only_columns(Customer.id))
 
 
-# History and memberships are visible exactly where the customer is (design §4).
+# History and tags are visible exactly where the customer is (design §4).
 register_scope(SegmentationTierChange, ScopeSpec(custom=_of_visible_customers(SegmentationTierChange.customer_id)))
-register_scope(SegmentationMember, ScopeSpec(custom=_of_visible_customers(SegmentationMember.customer_id)))
+register_scope(SegmentationTag, ScopeSpec(custom=_of_visible_customers(SegmentationTag.customer_id)))

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import DateTime, Integer, String, and_, delete, func, insert, literal, select, update
+from sqlalchemy import BigInteger, DateTime, Integer, and_, case, delete, false, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement
 
 from crm import audit
@@ -22,8 +24,9 @@ from crm.timeutil import utcnow
 from plugins.segmentation import rules
 from plugins.segmentation.models import (
     SegmentationCustomRule,
-    SegmentationMember,
     SegmentationRun,
+    SegmentationSlot,
+    SegmentationTag,
     SegmentationTier,
     SegmentationTierChange,
 )
@@ -31,6 +34,8 @@ from plugins.segmentation.rules import BUILTIN_RULES, CUSTOM_RULE, RuleError, Ti
 
 log = logging.getLogger(__name__)
 NAME = "segmentation"
+BITS = 63  # segmentation_tag.bits is a BIGINT; bit 63 would make it negative, so 0–62
+MAX_CUSTOM_RULES = 40  # 11 built-in segments + 40 custom ones leave 12 bits for rules other plugins contribute
 
 
 class SegmentationError(ValueError):
@@ -39,7 +44,7 @@ class SegmentationError(ValueError):
 
 @dataclass(frozen=True)
 class Segment:
-    key: str  # stored in segmentation_member.segment
+    key: str  # stored in segmentation_slot.segment
     label: str
     expr: ColumnElement[bool]
     source: str  # builtin | custom | <other plugin's name>
@@ -132,8 +137,11 @@ def save_custom_rule(actor: Any, branch_id: int, name: str, join: str,
     name = (name or "").strip()
     if not name or len(name) > 50:
         raise RuleError("请填写分群名称（不超过50个字）")
-    if name in {r.name for r in custom_rules(branch_id)}:
+    existing = custom_rules(branch_id)
+    if name in {r.name for r in existing}:
         raise RuleError(f"已有名为“{name}”的自定义分群")
+    if len(existing) >= MAX_CUSTOM_RULES:
+        raise RuleError(f"每个分行最多{MAX_CUSTOM_RULES}个自定义分群，请先删除不再使用的分群")
     join, cleaned = rules.clean_rule(join, conditions)
     row = SegmentationCustomRule(branch_id=branch_id, name=name, join=join, conditions=cleaned,
                                  created_by_id=actor.id)
@@ -151,9 +159,17 @@ def delete_custom_rule(actor: Any, branch_id: int, rule_id: int) -> bool:
         SegmentationCustomRule.active)).scalar_one_or_none()
     if row is None:
         return False
-    row.active = False  # kept for the audit trail; its members go at the next recompute
-    db.session.execute(delete(SegmentationMember).where(SegmentationMember.branch_id == branch_id,
-                                                        SegmentationMember.segment == f"custom:{rule_id}"))
+    row.active = False  # kept for the audit trail
+    # Its members go now (counts and panels stop showing it) and its bit is free for the next rule.
+    slot = db.session.execute(select(SegmentationSlot).where(
+        SegmentationSlot.branch_id == branch_id, SegmentationSlot.segment == f"custom:{rule_id}")).scalar_one_or_none()
+    if slot is not None:
+        mask = 1 << slot.bit
+        db.session.execute(update(SegmentationTag).where(SegmentationTag.branch_id == branch_id,
+                                                         SegmentationTag.bits.bitwise_and(mask) != 0)
+                           .values(bits=SegmentationTag.bits - mask)
+                           .execution_options(synchronize_session=False))  # no RETURNING of every member
+        db.session.delete(slot)
     audit.record("segmentation.rule_deleted", target=("segmentation_custom_rule", rule_id), actor=actor,
                  detail={"name": row.name})
     db.session.commit()
@@ -219,18 +235,81 @@ def in_branch(branch_id: int) -> ColumnElement[bool]:
     return Customer.outlet_id.in_(select(Outlet.id).where(Outlet.root_branch_id == branch_id))
 
 
+def slots(branch_id: int) -> dict[str, int]:
+    """Segment key → its bit in segmentation_tag.bits for the 分行."""
+    return dict(db.session.execute(select(SegmentationSlot.segment, SegmentationSlot.bit)
+                                   .where(SegmentationSlot.branch_id == branch_id)).all())
+
+
+def _assign_slots(branch_id: int, segments: list[Segment], current: dict[str, int]) -> dict[str, int]:
+    """Keep the bits of segments that still exist, free the others, give new segments the lowest free bits.
+    Stable bits mean a recompute rewrites only the customers whose segments changed."""
+    keys = [s.key for s in segments]
+    gone = [k for k in current if k not in keys]
+    if gone:
+        db.session.execute(delete(SegmentationSlot).where(SegmentationSlot.branch_id == branch_id,
+                                                          SegmentationSlot.segment.in_(gone)))
+    kept = {k: b for k, b in current.items() if k in keys}
+    free = sorted(set(range(BITS)) - set(kept.values()))
+    for key in keys:
+        if key in kept:
+            continue
+        if not free:  # only other plugins' rules can get here: custom rules are capped at MAX_CUSTOM_RULES
+            log.warning("segmentation: no free bit for segment %s in branch %s; not computed", key, branch_id)
+            continue
+        kept[key] = free.pop(0)
+        db.session.add(SegmentationSlot(branch_id=branch_id, bit=kept[key], segment=key))
+    db.session.flush()
+    return kept
+
+
+def _has_bit(bit: int) -> ColumnElement[bool]:
+    return SegmentationTag.bits.bitwise_and(1 << bit) != 0
+
+
+def _bit_counts(where: ColumnElement[bool], by_slot: dict[str, int], tiers: Sequence[str] = ()) -> list[int]:
+    """One aggregate over the tags: [customers, per tier…, per segment…], never one query per segment. Sums of
+    `(bits >> bit) & 1` and per-code sums instead of CASE and GROUP BY: cheaper per row on both databases."""
+    cols = [func.count(), *(func.sum(case((SegmentationTag.tier == code, 1), else_=0)) for code in tiers),
+            *(func.sum(SegmentationTag.bits.bitwise_rshift(literal(bit, Integer)).bitwise_and(1))  # PG: bigint >> int
+              for bit in by_slot.values())]
+    return [int(n or 0) for n in db.session.execute(select(*cols).where(where)).one()]  # PG sums bigint as numeric
+
+
+def _segment_dict(by_slot: dict[str, int], counts: list[int]) -> dict[str, int]:
+    return {key: n for key, n in zip(by_slot, counts[-len(by_slot):] if by_slot else [], strict=True) if n}
+
+
+def _upsert_tags(select_stmt: Any) -> Any:
+    """INSERT … SELECT into segmentation_tag; a customer already tagged is rewritten only if something changed."""
+    dialect = db.session.get_bind().dialect.name
+    table = SegmentationTag.__table__
+    columns = ["customer_id", "branch_id", "tier", "bits"]
+    if dialect not in ("sqlite", "postgresql"):  # no portable upsert: replace the rows
+        db.session.execute(delete(table).where(table.c.customer_id.in_(select_stmt.with_only_columns(Customer.id))))
+        return insert(table).from_select(columns, select_stmt)
+    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table).from_select(columns, select_stmt)
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.customer_id],
+        set_={"branch_id": new.branch_id, "tier": new.tier, "bits": new.bits},
+        where=(table.c.bits != new.bits) | table.c.tier.is_distinct_from(new.tier)
+        | (table.c.branch_id != new.branch_id))
+
+
 def recompute(actor: Any, branch_id: int) -> SegmentationRun:
     """Re-tier and re-tag every customer of the 分行 with a fixed number of statements, whatever its size:
-    history INSERT … SELECT of the rows whose tier differs, one UPDATE … CASE, one INSERT … SELECT per segment.
-    No customer row is loaded into Python."""
+    history INSERT … SELECT of the rows whose tier differs, an UPDATE of exactly those rows from the history,
+    one INSERT … SELECT of every customer's segment bits (rewriting only changed tags), and one aggregate over
+    the tags for the counts. No customer row is loaded into Python; the customer table is read twice."""
     if not can_recompute(actor, branch_id):
         raise SegmentationError("只有能查看全分行客户的管理员才能重算分层")
     started = time.perf_counter()
     # Serialise recomputes of one 分行 (PostgreSQL row lock; SQLite has a single writer anyway).
     db.session.execute(select(Branch.id).where(Branch.id == branch_id).with_for_update())
     params = settings(branch_id)
-    where = branch_customers(actor, branch_id)
-    new_tier = rules.tier_case(ladder(branch_id), params["tier_basis"])
+    tiers = ladder(branch_id)
+    new_tier = rules.tier_case(tiers, params["tier_basis"])
     segments = segments_for(branch_id)
     now = utcnow()
 
@@ -238,49 +317,57 @@ def recompute(actor: Any, branch_id: int) -> SegmentationRun:
     db.session.add(run)
     db.session.flush()
 
-    customers = scoped(Customer, actor).where(in_branch(branch_id))  # every read starts from the scope
-    tiers_before = {(t or ""): n for t, n in db.session.execute(
-        customers.with_only_columns(Customer.tier, func.count()).group_by(Customer.tier)).all()}
-    segments_before = dict(db.session.execute(
-        select(SegmentationMember.segment, func.count()).where(SegmentationMember.branch_id == branch_id)
-        .group_by(SegmentationMember.segment)).all())
+    before_slots = slots(branch_id)
+    in_tags = SegmentationTag.branch_id == branch_id
+    segments_before = _segment_dict(before_slots, _bit_counts(in_tags, before_slots))
+    after_slots = _assign_slots(branch_id, segments, before_slots)
 
-    # History first (R-08 needs to know who moved), then the UPDATE of exactly those rows.
-    differs = Customer.tier.is_distinct_from(new_tier)
+    customers = scoped(Customer, actor).where(in_branch(branch_id))  # every read starts from the scope
+    # History first (R-08 needs to know who moved), then the UPDATE of exactly those rows, found through the
+    # history's run index instead of a second pass over the customer table.
     db.session.execute(insert(SegmentationTierChange.__table__).from_select(
         ["run_id", "customer_id", "old_tier", "new_tier", "changed_at"],
         customers.with_only_columns(literal(run.id, Integer), Customer.id, Customer.tier, new_tier,
-                                    literal(now, DateTime)).where(differs)))
-    db.session.execute(update(Customer.__table__).where(where, differs).values(tier=new_tier))
+                                    literal(now, DateTime)).where(Customer.tier.is_distinct_from(new_tier))))
+    change = SegmentationTierChange.__table__
+    db.session.execute(update(Customer.__table__).where(Customer.id == change.c.customer_id,
+                                                        change.c.run_id == run.id).values(tier=change.c.new_tier))
+
+    # Every customer's segments as one number: CASE WHEN rule THEN 2^bit ELSE 0 END + …, evaluated in the scan.
+    by_key = {s.key: s for s in segments}
+    bits: Any = literal(0, BigInteger)
+    for key, bit in after_slots.items():
+        bits = bits + case((by_key[key].expr, literal(1 << bit, BigInteger)), else_=literal(0, BigInteger))
+    db.session.execute(_upsert_tags(customers.with_only_columns(
+        Customer.id, literal(branch_id, Integer), Customer.tier, bits)))
+    # Customers who left the 分行 (moved outlet) are no longer counted here.
+    db.session.execute(delete(SegmentationTag).where(
+        in_tags, SegmentationTag.customer_id.not_in(customers.with_only_columns(Customer.id)))
+        .execution_options(synchronize_session=False))
+
+    codes = [t.code for t in tiers]
+    counts = _bit_counts(in_tags, after_slots, codes)
     moves = db.session.execute(
         select(SegmentationTierChange.old_tier, SegmentationTierChange.new_tier, func.count())
         .where(SegmentationTierChange.run_id == run.id)
         .group_by(SegmentationTierChange.old_tier, SegmentationTierChange.new_tier)).all()
-    after: Counter[str] = Counter(tiers_before)
-    for old, new, n in moves:  # derived from the (small) history instead of a second full scan
-        after[old or ""] -= n
-        after[new or ""] += n
-
-    db.session.execute(delete(SegmentationMember).where(SegmentationMember.branch_id == branch_id))
-    segments_after: dict[str, int] = {}
-    for seg in segments:
-        result = db.session.execute(insert(SegmentationMember.__table__).from_select(
-            ["branch_id", "segment", "customer_id"],
-            customers.with_only_columns(literal(branch_id, Integer), literal(seg.key, String(40)), Customer.id)
-            .where(seg.expr)),
-            execution_options={"preserve_rowcount": True})  # psycopg reports -1 for INSERT … SELECT otherwise
-        if result.rowcount and result.rowcount > 0:
-            segments_after[seg.key] = result.rowcount
+    # Every tag of the 分行 was just written with a tier of this ladder; anything else would be an untiered row.
+    after: Counter[str] = Counter(dict(zip(codes, counts[1:1 + len(codes)], strict=True)))
+    after[""] += counts[0] - sum(after.values())
+    before: Counter[str] = Counter(after)
+    for old, new, n in moves:  # the counts before, from the (small) history instead of another full scan
+        before[old or ""] += n
+        before[new or ""] -= n
 
     run.changed = sum(n for _, _, n in moves)
-    run.tiers_before = tiers_before
+    run.tiers_before = {k: v for k, v in before.items() if v}
     run.tiers_after = {k: v for k, v in after.items() if v}
     run.segments_before = segments_before
-    run.segments_after = segments_after
+    run.segments_after = _segment_dict(after_slots, counts)
     run.duration_ms = int((time.perf_counter() - started) * 1000)
     audit.record("segmentation.recomputed", target=("branch", branch_id), actor=actor, detail={
-        "run": run.id, "changed": run.changed, "customers": sum(tiers_before.values()),
-        "tiers": run.tiers_after, "segments": len(segments)})
+        "run": run.id, "changed": run.changed, "customers": sum(after.values()),
+        "tiers": run.tiers_after, "segments": len(after_slots)})
     db.session.commit()
     return run
 
@@ -300,16 +387,29 @@ def scope_tier_counts(user: Any) -> list[tuple[str, int]]:
 
 def scope_segment_counts(user: Any, branch_id: int) -> dict[str, int]:
     visible = scoped(Customer, user).with_only_columns(Customer.id)
-    return dict(db.session.execute(
-        select(SegmentationMember.segment, func.count())
-        .where(SegmentationMember.branch_id == branch_id, SegmentationMember.customer_id.in_(visible))
-        .group_by(SegmentationMember.segment)).all())
+    by_slot = slots(branch_id)
+    if not by_slot:
+        return {}
+    return _segment_dict(by_slot, _bit_counts(
+        and_(SegmentationTag.branch_id == branch_id, SegmentationTag.customer_id.in_(visible)), by_slot))
 
 
 def customer_segments(customer_id: int, user: Any) -> list[str]:
-    return list(db.session.execute(scoped(SegmentationMember, user).with_only_columns(SegmentationMember.segment)
-                                   .where(SegmentationMember.customer_id == customer_id)
-                                   .order_by(SegmentationMember.segment)).scalars())
+    tag = db.session.execute(scoped(SegmentationTag, user).with_only_columns(
+        SegmentationTag.branch_id, SegmentationTag.bits).where(SegmentationTag.customer_id == customer_id)).first()
+    if tag is None:
+        return []
+    return sorted(key for key, bit in slots(tag.branch_id).items() if tag.bits >> bit & 1)
+
+
+def in_segment(branch_id: int, key: str) -> ColumnElement[bool]:
+    """WHERE clause on Customer: the members of a segment at the 分行's last recompute (for lists and other
+    plugins, combined with the reader's scope). An unknown segment has no members."""
+    bit = slots(branch_id).get(key)
+    if bit is None:
+        return false()
+    return Customer.id.in_(select(SegmentationTag.customer_id).where(SegmentationTag.branch_id == branch_id,
+                                                                      _has_bit(bit)))
 
 
 def tier_history(customer_id: int, user: Any, limit: int = 10) -> list[tuple[SegmentationTierChange, Any]]:

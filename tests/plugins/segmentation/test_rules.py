@@ -12,7 +12,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crm.extensions import db
 from crm.models import Customer
 from plugins.segmentation import rules, services
-from plugins.segmentation.models import SegmentationMember
 from plugins.segmentation.rules import RuleError, Tier
 from tests.plugins.segmentation.conftest import born, cust, recompute_as
 
@@ -22,8 +21,10 @@ def tier_of(c) -> str | None:
 
 
 def members(c) -> set[str]:
-    return set(db.session.execute(select(SegmentationMember.segment)
-                                  .where(SegmentationMember.customer_id == c.id)).scalars())
+    """The segments whose `bits & 2^bit != 0` membership query (what lists use) finds the customer in."""
+    branch_id = db.session.get(Customer, c.id).outlet.root_branch_id
+    return {key for key in services.slots(branch_id) if db.session.execute(
+        select(Customer.id).where(Customer.id == c.id, services.in_segment(branch_id, key))).first()}
 
 
 def test_t52_default_ladder_49999_is_t0_and_50000_is_t1(app, seg):
@@ -208,3 +209,56 @@ def test_contributed_rule_over_another_table_is_not_used(app, seg, enable_plugin
     enable_plugin(seg.b1, "example")
     keys = [s.key for s in services.segments_for(seg.b1.id)]
     assert "example:example_active_staff" not in keys and "no_loan" in keys
+
+
+def test_deleted_custom_rule_leaves_at_once_and_its_bit_goes_to_a_new_rule_without_old_members(app, seg):
+    vip = cust(seg.a, vip=True, deposit=10)
+    rich = cust(seg.a, deposit=900000)
+    with app.test_request_context():
+        first = services.save_custom_rule(seg.branch_admin1, seg.b1.id, "VIP客户", "and", [("vip", "eq", "是")])
+    recompute_as(seg.branch_admin1, seg.b1)
+    old_bit = services.slots(seg.b1.id)[f"custom:{first.id}"]
+    assert f"custom:{first.id}" in members(vip)
+    with app.test_request_context():
+        assert services.delete_custom_rule(seg.branch_admin1, seg.b1.id, first.id)
+        assert services.scope_segment_counts(seg.branch_admin1, seg.b1.id).get(f"custom:{first.id}") is None
+        second = services.save_custom_rule(seg.branch_admin1, seg.b1.id, "高存款", "and",
+                                           [("deposit_balance", "ge", "500000")])
+    assert f"custom:{first.id}" not in members(vip)  # gone before any recompute
+    run = recompute_as(seg.branch_admin1, seg.b1)
+    assert services.slots(seg.b1.id)[f"custom:{second.id}"] == old_bit  # the freed bit is reused…
+    assert f"custom:{second.id}" in members(rich) and f"custom:{second.id}" not in members(vip)  # …clean
+    assert run.segments_before.get(f"custom:{first.id}") is None and run.segments_after[f"custom:{second.id}"] == 1
+
+
+def test_custom_rules_are_capped_so_every_segment_keeps_a_bit(app, seg):
+    with app.test_request_context():
+        for i in range(services.MAX_CUSTOM_RULES):
+            services.save_custom_rule(seg.branch_admin1, seg.b1.id, f"分群{i}", "and", [("vip", "eq", "是")])
+        with pytest.raises(RuleError, match="最多40个自定义分群"):
+            services.save_custom_rule(seg.branch_admin1, seg.b1.id, "再来一个", "and", [("vip", "eq", "是")])
+        services.save_custom_rule(seg.branch_admin2, seg.b2.id, "乙分行的", "and", [("vip", "eq", "是")])  # per 分行
+    c = cust(seg.a, vip=True)
+    run = recompute_as(seg.branch_admin1, seg.b1)
+    assert len(services.slots(seg.b1.id)) == 11 + 40 and len(set(services.slots(seg.b1.id).values())) == 51
+    assert sum(1 for k in members(c) if k.startswith("custom:")) == 40
+    assert run.segments_after["no_loan"] == 1
+
+
+def test_changed_customer_is_retagged_and_a_customer_who_moved_branch_leaves_the_counts(app, seg):
+    c = cust(seg.a, deposit=10, has_loan=False, birthday=born(1985))
+    recompute_as(seg.branch_admin1, seg.b1)
+    assert members(c) == {"no_loan", "post80_90"}
+    row = db.session.get(Customer, c.id)
+    row.has_loan, row.birthday = True, born(1975)
+    db.session.commit()
+    run = recompute_as(seg.branch_admin1, seg.b1)
+    assert members(c) == {"has_loan"} and run.segments_before == {"no_loan": 1, "post80_90": 1}
+    assert run.segments_after == {"has_loan": 1}
+    row = db.session.get(Customer, c.id)
+    row.outlet_id = seg.b.id  # moved to an outlet of 乙分行
+    db.session.commit()
+    run = recompute_as(seg.branch_admin1, seg.b1)
+    assert run.segments_after == {} and run.tiers_after == {}
+    run = recompute_as(seg.branch_admin2, seg.b2)
+    assert run.segments_after == {"has_loan": 1} and members(c) == {"has_loan"}

@@ -1,4 +1,4 @@
-"""segmentation plugin: tier ladders, custom rules, runs, tier history, segment members
+"""segmentation plugin: tier ladders, custom rules, runs, tier history, segment slots and tags
 
 Revision ID: 0001_segmentation
 Revises:
@@ -82,21 +82,32 @@ def upgrade():
         batch_op.create_index("ix_segmentation_tier_change_customer_id", ["customer_id", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_segmentation_tier_change_run_id"), ["run_id"], unique=False)
     op.create_table(
-        "segmentation_member",
+        "segmentation_slot",
         sa.Column("branch_id", sa.Integer(), nullable=False),
+        sa.Column("bit", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("segment", sa.String(length=40), nullable=False),
-        sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["branch_id"], ["branch.id"], name=op.f("fk_segmentation_member_branch_id_branch")),
-        sa.ForeignKeyConstraint(["customer_id"], ["customer.id"], ondelete="CASCADE",
-                                name=op.f("fk_segmentation_member_customer_id_customer")),
-        sa.PrimaryKeyConstraint("branch_id", "segment", "customer_id", name=op.f("pk_segmentation_member")),
+        sa.ForeignKeyConstraint(["branch_id"], ["branch.id"], name=op.f("fk_segmentation_slot_branch_id_branch")),
+        sa.PrimaryKeyConstraint("branch_id", "bit", name=op.f("pk_segmentation_slot")),
+        sa.UniqueConstraint("branch_id", "segment", name="uq_segmentation_slot_branch_segment"),
     )
-    with op.batch_alter_table("segmentation_member") as batch_op:
-        batch_op.create_index("ix_segmentation_member_customer_id", ["customer_id"], unique=False)
+    op.create_table(
+        "segmentation_tag",
+        sa.Column("customer_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("branch_id", sa.Integer(), nullable=False),
+        sa.Column("tier", sa.String(length=20), nullable=True),
+        sa.Column("bits", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(["branch_id"], ["branch.id"], name=op.f("fk_segmentation_tag_branch_id_branch")),
+        sa.ForeignKeyConstraint(["customer_id"], ["customer.id"], ondelete="CASCADE",
+                                name=op.f("fk_segmentation_tag_customer_id_customer")),
+        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_segmentation_tag")),
+    )
+    with op.batch_alter_table("segmentation_tag") as batch_op:
+        batch_op.create_index("ix_segmentation_tag_branch_id", ["branch_id"], unique=False)
 
 
 def downgrade():
-    op.drop_table("segmentation_member")
+    op.drop_table("segmentation_tag")
+    op.drop_table("segmentation_slot")
     op.drop_table("segmentation_tier_change")
     op.drop_table("segmentation_run")
     op.drop_table("segmentation_custom_rule")
