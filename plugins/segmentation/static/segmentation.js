@@ -16,7 +16,7 @@
       echarts.init(pyramidBox).setOption({
         tooltip: { trigger: "item", formatter: function (p) { return p.name + "：" + p.data.count; } },
         series: [{
-          type: "funnel", sort: "none", left: "10%", width: "80%", minSize: "20%", gap: 2,
+          type: "funnel", sort: "ascending", left: "10%", width: "80%", minSize: "20%", gap: 2,
           label: { show: true, position: "inside", formatter: function (p) { return p.name + "\n" + p.data.count; } },
           // The top tier first and narrowest: a pyramid whatever the counts (the counts are in the labels).
           data: data.pyramid.map(function (d, i) { return { name: d.name, value: (i + 1) * 100 / n, count: d.value }; })
@@ -27,9 +27,13 @@
       var segs = data.segments.slice(0, 12).reverse();
       echarts.init(barBox).setOption({
         tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
-        grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
-        xAxis: { type: "value", minInterval: 1 },
-        yAxis: { type: "category", data: segs.map(function (d) { return d.name; }) },
+        // Long segment names are cut at 9em (the full name is in the tooltip); the values are on the bars, so the
+        // value axis carries no labels that could collide.
+        grid: { left: 8, right: 48, top: 8, bottom: 8, containLabel: true },
+        tooltip: { trigger: "item" },
+        xAxis: { type: "value", minInterval: 1, axisLabel: { show: false }, splitLine: { show: false } },
+        yAxis: { type: "category", data: segs.map(function (d) { return d.name; }),
+                 axisLabel: { width: 126, overflow: "truncate" } },
         series: [{ type: "bar", data: segs.map(function (d) { return d.value; }), label: { show: true, position: "right" } }],
       });
     }
