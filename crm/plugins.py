@@ -34,6 +34,7 @@ BUILTIN_PACKAGE = "plugins"
 ENTRY_POINT_GROUP = "crm.plugins"
 PER_REQUEST_HOOKS = (
     "crm_nav_items", "crm_customer_panels", "crm_dashboard_widgets", "crm_customer_saved",
+    "crm_customers_imported",
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import random
 import re
 import unicodedata
@@ -39,6 +40,10 @@ _AREA_CODES = (
 )
 
 _ID_FORMAT = re.compile(r"[0-9]{17}[0-9X]")
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: digits and capitals but I, O, S, V, Z
+_USCC_FORMAT = re.compile(r"[0-9]{8}[0-9A-HJ-NP-RT-UW-Y]{10}")
+_USCC_VALUES = {c: i for i, c in enumerate(_USCC_ALPHABET)}
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _MIN_BIRTH_YEAR = 1900
 _GENDERS = ("男", "女")
 
@@ -53,6 +58,8 @@ _AMOUNT_FORMAT = re.compile(
     r"(?P<unit>万|亿)?元?"
 )
 _AMOUNT_UNITS = {"": Decimal(1), "万": Decimal(10) ** 4, "亿": Decimal(10) ** 8}
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,2})?")
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(5)}
 
 
 class ValidationError(ValueError):
@@ -80,17 +87,24 @@ def _normalise_code(value: str) -> str:
 
 
 def _birthplace_warning(number: str) -> str | None:
+    return _area_code_warning(number[:6])
+
+
+# The warning depends on the 6-digit area code alone, and a file of 100,000 customers holds a few thousand
+# codes at most: the division table (≈11% of an import's time when searched per row) is searched once per code.
+@functools.lru_cache(maxsize=8192)
+def _area_code_warning(code: str) -> str | None:
     # ric.get_birth_place() also rejects codes that did not exist yet in the
     # birth year, but real people are re-registered under newer county codes,
     # so only a code missing from the division table altogether is suspicious.
     info: dict[str, str] = {}
-    for _part, props in numdb.get("cn/loc").info(number[:6]):
+    for _part, props in numdb.get("cn/loc").info(code):
         info.update(props)
     if "county" in info:
         return None
     if "province" not in info:
-        return f"身份证号码中的出生地代码（{number[:6]}）不属于任何省级行政区，请核对"
-    return f"身份证号码中的出生地代码（{number[:6]}）未能识别，请核对"
+        return f"身份证号码中的出生地代码（{code}）不属于任何省级行政区，请核对"
+    return f"身份证号码中的出生地代码（{code}）未能识别，请核对"
 
 
 def validate_id_card(value: str) -> IdCardResult:
@@ -99,7 +113,8 @@ def validate_id_card(value: str) -> IdCardResult:
         raise ValidationError("请输入身份证号码")
     if not isinstance(value, str):
         raise TypeError(f"身份证号码必须是字符串，而不是 {type(value).__name__}")
-    number = _normalise_code(value)
+    # A number already in its normal form (most are) is left as it is: normalising would not change it.
+    number = value if _ID_FORMAT.fullmatch(value) else _normalise_code(value)
     if not number:
         raise ValidationError("请输入身份证号码")
     if len(number) == 15 and number.isdigit():
@@ -140,6 +155,13 @@ def validate_uscc(value: str) -> str:
     """Validate a Unified Social Credit Code (GB 32100); return it normalised."""
     if value is None:
         raise ValidationError("请输入统一社会信用代码")
+    if type(value) is str and _USCC_FORMAT.fullmatch(value):
+        # Already normal and well formed (most are): only the check digit is left to check, as uscc.validate
+        # would (the GB 32100 weights, modulo 31); its clean-up passes cost more than the check itself.
+        total = sum(_USCC_VALUES[c] * w for c, w in zip(value, _USCC_WEIGHTS, strict=False))
+        if value[-1] != _USCC_ALPHABET[-total % 31]:
+            raise ValidationError("统一社会信用代码校验位不正确")
+        return value
     code = _normalise_code(value).replace("-", "")
     if not code:
         raise ValidationError("请输入统一社会信用代码")
@@ -155,8 +177,47 @@ def validate_uscc(value: str) -> str:
         ) from None
 
 
+def _plain_mobile_check() -> re.Pattern[str] | None:
+    """A regex that accepts exactly those plain 11-digit numbers (digits only, as most files and forms hold them)
+    that phonenumbers reads as CN mobile numbers unchanged — built from phonenumbers' own CN metadata, so it
+    follows the installed version. None (no fast path) if the metadata is not shaped as this expects.
+
+    phonenumbers, for such a number: no international or country prefix to strip (it starts with 1); no national
+    prefix or carrier code to strip (`national_prefix_for_parsing` must not match its start: checked by the
+    caller); valid = it matches the general pattern and some type; the type is MOBILE when it matches the mobile
+    pattern and none of the patterns tried before it (premium rate … voicemail, fixed line). Any pattern that
+    matches regardless of its possible lengths counts here, so the fast path can only be stricter."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    if meta is None or meta.same_mobile_and_fixed_line_pattern or meta.national_prefix_transform_rule:
+        return None
+    mobile, general = meta.mobile, meta.general_desc
+    if not (mobile and mobile.national_number_pattern and 11 in (mobile.possible_length or ())
+            and general and general.national_number_pattern and 11 in (general.possible_length or ())):
+        return None
+    others = [d.national_number_pattern for d in (
+        meta.premium_rate, meta.toll_free, meta.shared_cost, meta.voip, meta.personal_number, meta.pager,
+        meta.uan, meta.voicemail, meta.fixed_line) if d is not None and d.national_number_pattern]
+    not_other = "".join(f"(?!(?:{p})\\Z)" for p in others)
+    prefix = meta.national_prefix_for_parsing
+    not_prefix = f"(?!(?:{prefix}))" if prefix else ""
+    return re.compile(f"(?=1[0-9]{{10}}\\Z){not_prefix}{not_other}(?=(?:{general.national_number_pattern})\\Z)"
+                      f"(?:{mobile.national_number_pattern})\\Z")
+
+
+# ≈17% of an import's time was phonenumbers reading plain mobile numbers; this fast path gives the same verdict
+# (tests/test_validators.py compares the two over every 5-digit prefix), anything else goes to phonenumbers.
+_PLAIN_MOBILE = _plain_mobile_check()
+
+
 def validate_cn_mobile(value: str) -> str:
     """Validate a mainland China mobile number; return its 11 digits."""
+    if _PLAIN_MOBILE is not None and type(value) is str and len(value) == 11 and _PLAIN_MOBILE.match(value):
+        return value
+    return _validate_cn_mobile_slowly(value)
+
+
+def _validate_cn_mobile_slowly(value: str) -> str:
+    """`validate_cn_mobile` through phonenumbers alone (every input; the reference of the fast path)."""
     if value is None:
         raise ValidationError("请输入手机号码")
     text = unicodedata.normalize("NFKC", value).strip()
@@ -201,6 +262,10 @@ def parse_amount(
         amount = value
     elif isinstance(value, int):
         amount = Decimal(value)
+    elif isinstance(value, str) and _PLAIN_AMOUNT.fullmatch(value):
+        # What most cells and form fields hold ("50000", "1234.56"): the general branch below would read the
+        # same Decimal (no unit, and at most 20 digits, so its "× 1" is exact); ≈4% of an import is spared.
+        amount = Decimal(value)
     elif isinstance(value, str):
         text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", value))
         if not text:
@@ -215,7 +280,7 @@ def parse_amount(
 
     if not amount.is_finite():
         raise ValidationError("金额无效")
-    quantum = Decimal(1).scaleb(-places)
+    quantum = _QUANTA[places] if places in _QUANTA else Decimal(1).scaleb(-places)
     try:
         quantized = amount.quantize(quantum, rounding=ROUND_HALF_UP)
     except InvalidOperation:

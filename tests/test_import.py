@@ -336,6 +336,29 @@ def test_a_chunk_colliding_with_a_concurrent_save_is_redone_as_an_update(org, mo
     assert sorted(c.name for c in customers()) == ["张三", "甲科技有限公司"]
 
 
+def test_a_collision_in_the_middle_redoes_that_chunk_and_revalidates_the_next(org, monkeypatch):
+    """Chunk 2 collides with a customer saved meanwhile (on PostgreSQL while chunk 3 is already validated, as if
+    chunk 2 were saved): chunk 2 is redone as an update, chunk 3 validated again; duplicates are still found."""
+    make_customer(org.a, "刚刚录入", cert_no=ID2)
+    real = imports.CustomerImport._existing_by_cert
+    missed = []
+
+    def stale_once(self, certs):
+        if ID2 in certs and not missed:
+            missed.append(ID2)
+            return {}  # the lookup misses the customer saved meanwhile: the INSERT will collide
+        return real(self, certs)
+
+    monkeypatch.setattr(imports.CustomerImport, "_existing_by_cert", stale_once)
+    rows = [GOOD[0], ["个人", "王五", ID2, "", "", "", "", "", ""], ["个人", "赵六", ID3, "", "", "", "", "", ""],
+            ["个人", "张三（重复）", ID1, "", "", "", "", "", ""]]
+    report = run(org.head_a, xlsx(rows), chunk_size=1)
+    assert missed == [ID2]
+    assert (report.created, report.updated, report.rejected_count) == (2, 1, 1)
+    assert problems(report) == {5: [("证件号码", "与第2行的证件号码重复")]}
+    assert sorted(c.name for c in customers()) == ["张三", "王五", "赵六"]
+
+
 def test_too_long_text_is_reported_per_row_and_does_not_sink_the_chunk(org):
     header = ["客户类型", "客户名称", "客户层级", "维护目标"]
     rows = [["个人", "甲", "T" * 21, ""], ["个人", "乙", "T1", "目" * 201], ["个人", "丙", "T1", ""],

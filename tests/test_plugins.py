@@ -117,8 +117,9 @@ def test_nav_item_hidden_without_the_permission(client, org, enable_plugin):
 
 def test_hook_crm_customer_panels(app, org, enable_plugin):
     registry = app.extensions["crm"]
-    customer = SimpleNamespace(id=7)
-    core = [("core.activity", "/activity/customers/7/timeline"), ("core.maintenance", "/customers/7/panel/maintenance")]
+    customer = SimpleNamespace(id=7, kind="personal")
+    core = [("core.activity", "/activity/customers/7/timeline"), ("core.products", "/customers/7/panel/products"),
+            ("core.family", "/customers/7/panel/family"), ("core.maintenance", "/customers/7/panel/maintenance")]
     with app.test_request_context():
         panels = registry.gather("crm_customer_panels", customer=customer, user=org.head_a, branch=org.b1)
         assert [(p.key, p.url) for p in panels] == core
@@ -163,6 +164,46 @@ def test_hook_crm_customer_saved(app, org, enable_plugin):
     assert plugin.saved == []
     registry.hook_for_names("crm_customer_saved", frozenset({"example"}))(customer=customer, is_new=True)
     assert plugin.saved == [(42, True)]
+
+
+def test_hook_crm_customers_imported(app, org, enable_plugin):
+    """An import tells the plugins enabled for each 分行, once per committed chunk, which customers it created and
+    which it changed; unchanged rows and 分行 with the plugin off are not reported."""
+    from stdnum.cn import ric
+
+    from crm.customers.imports import CustomerImport
+
+    def id_card(body17: str) -> str:
+        return body17 + ric.calc_check_digit(body17 + "0")
+
+    def import_csv(actor, rows: list[str], chunk_size: int = 4000):
+        data = "\n".join(["客户类型,客户名称,证件号码,手机号码,所属网点,存款余额", *rows]).encode("utf-8-sig")
+        return CustomerImport(actor, chunk_size=chunk_size).run(data, "客户.csv")
+
+    plugin = app.extensions["crm"].plugins["example"].obj
+    plugin.imported.clear()
+    zhang, li, wang = id_card("41010219850612003"), id_card("11010519900307123"), id_card("44030519881231789")
+    enable_plugin(org.b1, "example")
+    first = import_csv(org.head_a, [f"个人,张三,{zhang},13812345678,OA,50000", f"个人,李四,{li},,OA,100"])
+    assert first.counts()["created"] == 2
+    assert plugin.imported == [{"branch": "B1", "user": "HA0001", "created": ["张三", "李四"], "updated": []}]
+
+    # Next month: 张三's balance changed, 李四's did not (matched, nothing written: not reported).
+    plugin.imported.clear()
+    again = import_csv(org.head_a, [f"个人,张三,{zhang},13812345678,OA,80000", f"个人,李四,{li},,OA,100"])
+    assert (again.counts()["updated"], again.counts()["unchanged"]) == (2, 1)
+    assert plugin.imported == [{"branch": "B1", "user": "HA0001", "created": [], "updated": ["张三"]}]
+
+    # The administrator imports into both 分行, one row per chunk: one call per chunk, only for B1 (off for B2).
+    plugin.imported.clear()
+    import_csv(org.admin, [f"个人,王五,{wang},,OB,1", "个人,赵六,,13900002222,OA,2", f"个人,张三,{zhang},,OA,3"],
+               chunk_size=1)
+    assert plugin.imported == [{"branch": "B1", "user": "ADM001", "created": ["赵六"], "updated": []},
+                               {"branch": "B1", "user": "ADM001", "created": [], "updated": ["张三"]}]
+    enable_plugin(org.b1, "example", on=False)
+    plugin.imported.clear()
+    import_csv(org.head_a, [f"个人,张三,{zhang},,OA,4"])
+    assert plugin.imported == []
 
 
 # ---------------------------------------------------------------- enablement at run time

@@ -329,7 +329,82 @@ def test_empty_mobile() -> None:
         validate_cn_mobile("  ")
 
 
+def _verdict(check, value: str) -> str:
+    try:
+        return "accepted " + check(value)
+    except ValidationError as exc:
+        return "refused: " + exc.message
+
+
+def test_mobile_fast_path_gives_phonenumbers_verdict_for_every_prefix() -> None:
+    """The plain-11-digit fast path accepts only what phonenumbers accepts, with the same result, and everything
+    else still gets phonenumbers' verdict: every 6-digit prefix (1xxxxx, all edges: 10…, 11…/12… carrier codes,
+    140…, 1610, 1740x, 179…, satellite 1349) with a random tail, every 4-digit prefix with all-0 and all-9 tails,
+    and the same numbers as people type them (spaces, +86, full-width digits, a newline)."""
+    from crm.validators import _PLAIN_MOBILE, _validate_cn_mobile_slowly
+
+    assert _PLAIN_MOBILE is not None  # the installed phonenumbers has the CN metadata the fast path reads
+    rng = random.Random(11643)
+    numbers = [f"{p}{rng.randrange(10**5):05d}" for p in range(100_000, 200_000)]
+    numbers += [f"{p}{tail}" for p in range(1000, 2000) for tail in ("0000000", "9999999")]
+    numbers += [f"0{p}{rng.randrange(10**6):06d}" for p in range(1000, 1100)]  # 11 digits, not starting with 1
+    differ, fast = [], 0
+    for number in numbers:
+        fast += bool(_PLAIN_MOBILE.match(number))
+        if _verdict(validate_cn_mobile, number) != _verdict(_validate_cn_mobile_slowly, number):
+            differ.append(number)
+    assert differ == []
+    assert 50_000 < fast < 60_000  # about half of the prefixes are mobile ones: the fast path is really used
+    for number in numbers[::997]:
+        for typed in (f"{number[:3]} {number[3:7]} {number[7:]}", f"+86{number}", f"{number}\n",
+                      number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))):
+            assert _verdict(validate_cn_mobile, typed) == _verdict(_validate_cn_mobile_slowly, typed), typed
+    assert validate_cn_mobile("17405123456") == "17405123456"  # 1740[0-5]: mobile
+    assert _verdict(validate_cn_mobile, "17406123456").startswith("refused")  # 17406: satellite, not mobile
+    assert _verdict(validate_cn_mobile, "12593812345").startswith("refused")  # a carrier code, not a mobile
+
+
+def test_uscc_shortcut_gives_the_general_verdict() -> None:
+    """A well-formed code takes a shortcut (its check digit only); with spaces around it, it goes through
+    stdnum's validate: valid codes, wrong check digits and random characters (I, O, S, V, Z too) agree."""
+    rng = random.Random(32100)
+    chars = "0123456789ABCDEFGHJKLMNPQRTUWXYIOSVZ"
+    codes = [generate_uscc(rng) for _ in range(5000)]
+    codes += [code[:-1] + rng.choice(chars) for code in codes]
+    codes += ["".join(rng.choice("0123456789") for _ in range(8)) + "".join(rng.choice(chars) for _ in range(10))
+              for _ in range(5000)]
+    assert [_verdict(validate_uscc, c) for c in codes] == [_verdict(validate_uscc, f" {c} ") for c in codes]
+    assert sum(_verdict(validate_uscc, c).startswith("accepted") for c in codes) > 5000
+
+
+@pytest.mark.parametrize("area", ["410102", "110105", "999999", "110000", "410199"])
+def test_birthplace_warning_is_the_same_for_every_number_of_an_area(area: str) -> None:
+    """The birthplace lookup is cached by area code: two people of one area get the same (or no) warning."""
+    first = validate_id_card(with_check(f"{area}19850612003"))
+    second = validate_id_card(with_check(f"{area}19900307124"))
+    assert first.warnings == second.warnings
+    if area == "999999":
+        assert first.warnings == ("身份证号码中的出生地代码（999999）不属于任何省级行政区，请核对",)
+    if area == "410102":
+        assert first.warnings == ()
+
+
 # --- 金额 -------------------------------------------------------------------
+
+
+def test_plain_amounts_read_the_same_as_typed_ones() -> None:
+    """"50000" and "1234.56" take a shortcut; with a space around them they go the general way: same verdicts."""
+    rng = random.Random(32100)
+    texts = ["0", "00", "007", "0.5", "0.05", "12.30", "1.234", "123456789012345678", "999999999999999999.99",
+             "1000000000000000.00", "9999999999999999.99", "1" * 18 + ".5"]
+    texts += [f"{rng.randrange(10 ** rng.randrange(1, 19))}.{rng.randrange(100):02d}" for _ in range(2000)]
+    texts += [str(rng.randrange(10 ** 12)) for _ in range(500)]
+    for text in texts:
+        for kwargs in ({}, {"places": 0}, {"min_value": Decimal("0"), "max_value": Decimal("9999999999999999.99")}):
+            plain, typed = (_verdict(lambda v, kw=kwargs: str(parse_amount(v, **kw)), t) for t in (text, f" {text} "))
+            assert plain == typed, (text, kwargs)
+            if not plain.startswith("refused"):
+                assert parse_amount(text, **kwargs).as_tuple() == parse_amount(f" {text} ", **kwargs).as_tuple()
 
 
 @pytest.mark.parametrize(

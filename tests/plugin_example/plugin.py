@@ -1,5 +1,5 @@
 """The example plugin: a nav item, a page, a panel, a widget, a permission, a setting set, a command,
-a migration branch, a segment rule, a PDF document, a veto and a customer-saved listener."""
+a migration branch, a segment rule, a PDF document, a veto, a customer-saved and a customers-imported listener."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from crm import hookimpl
 from crm.access import policy, scoped
 from crm.contrib import NavItem, Panel, PdfDocument, Permission, SegmentRule, Widget
 from crm.extensions import db
-from crm.models import User
+from crm.models import Customer, User
 from tests.plugin_example.models import ExampleNote
 
 bp = Blueprint("example", __name__, template_folder="templates")
@@ -70,6 +70,7 @@ class ExamplePlugin:
 
     def __init__(self) -> None:
         self.saved: list[tuple[int, bool]] = []
+        self.imported: list[dict] = []
 
     @hookimpl
     def crm_register_blueprints(self, app):
@@ -120,6 +121,15 @@ class ExamplePlugin:
     @hookimpl
     def crm_customer_saved(self, customer, is_new):
         self.saved.append((customer.id, is_new))
+
+    @hookimpl
+    def crm_customers_imported(self, created_ids, updated_ids, user, branch):
+        # What it was told about, read back through the importer's scope (design §3.3): the names of each list.
+        names = dict(db.session.execute(scoped(Customer, user).with_only_columns(Customer.id, Customer.name).where(
+            Customer.id.in_([*created_ids, *updated_ids]))).all())
+        self.imported.append({"branch": branch.code, "user": user.login,
+                              "created": [names.get(i) for i in created_ids],
+                              "updated": [names.get(i) for i in updated_ids]})
 
     # Scoped read, as plugin code must do (design §3.3).
     def visible_notes(self):
