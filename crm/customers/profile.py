@@ -134,35 +134,13 @@ def holdings(customer: Customer) -> Holdings:
 def save_product(actor: Any, customer: Customer, raw: dict[str, Any],
                  product: CustomerProduct | None = None, version: int | None = None) -> CustomerProduct:
     _require_edit(actor, customer)
-    if product is not None and version != product.version:
-        raise ProfileError({"_": _stale()}, conflict=True)
+    _check_version(product, version)
     values, errors = check_product(raw, product)
-    if errors:
-        raise ProfileError(errors)
-    is_new = product is None
-    if is_new:
-        product = CustomerProduct(customer_id=customer.id, created_by_id=actor.id, **values)
-        db.session.add(product)
-        db.session.flush()
-        changed = sorted(k for k, v in values.items() if v is not None)
-    else:
-        changed = sorted(k for k, v in values.items() if getattr(product, k) != v)
-        for key, value in values.items():
-            setattr(product, key, value)
-    audit.record("customer.product.added" if is_new else "customer.product.updated", target=("customer", customer.id),
-                 detail={"product_id": product.id, "category": product.category, "fields": changed})
-    _commit()
-    return product
+    return _store(actor, customer, CustomerProduct, product, values, errors)
 
 
 def remove_product(actor: Any, customer: Customer, product: CustomerProduct, version: int | None) -> None:
-    _require_edit(actor, customer)
-    if version != product.version:
-        raise ProfileError({"_": _stale()}, conflict=True)
-    audit.record("customer.product.removed", target=("customer", customer.id),
-                 detail={"product_id": product.id, "category": product.category, "name": product.name})
-    db.session.delete(product)
-    _commit()
+    _remove(actor, customer, product, version)
 
 
 # ---------------------------------------------------------------- family members
@@ -219,38 +197,57 @@ def save_member(actor: Any, customer: Customer, raw: dict[str, Any], member: Fam
     _require_edit(actor, customer)
     if customer.kind != "personal":
         raise ProfileError({"_": _("对公客户不登记家庭成员")})
-    if member is not None and version != member.version:
-        raise ProfileError({"_": _stale()}, conflict=True)
+    _check_version(member, version)
     values, errors = check_member(raw, member, today=today)
-    if errors:
-        raise ProfileError(errors)
-    is_new = member is None
-    if is_new:
-        member = FamilyMember(customer_id=customer.id, created_by_id=actor.id, **values)
-        db.session.add(member)
-        db.session.flush()
-        changed = sorted(k for k, v in values.items() if v is not None)
-    else:
-        changed = sorted(k for k, v in values.items() if getattr(member, k) != v)
-        for key, value in values.items():
-            setattr(member, key, value)
-    audit.record("customer.family.added" if is_new else "customer.family.updated", target=("customer", customer.id),
-                 detail={"member_id": member.id, "relation": member.relation, "fields": changed})
-    _commit()
-    return member
+    return _store(actor, customer, FamilyMember, member, values, errors)
 
 
 def remove_member(actor: Any, customer: Customer, member: FamilyMember, version: int | None) -> None:
-    _require_edit(actor, customer)
-    if version != member.version:
-        raise ProfileError({"_": _stale()}, conflict=True)
-    audit.record("customer.family.removed", target=("customer", customer.id),
-                 detail={"member_id": member.id, "relation": member.relation})
-    db.session.delete(member)
-    _commit()
+    _remove(actor, customer, member, version)
 
 
 # ---------------------------------------------------------------- shared
+
+# model → (audit action prefix, id key in the audit detail, the column that says what the row is)
+_AUDIT = {CustomerProduct: ("customer.product", "product_id", "category"),
+          FamilyMember: ("customer.family", "member_id", "relation")}
+
+
+def _check_version(row: Any, version: int | None) -> None:
+    if row is not None and version != row.version:
+        raise ProfileError({"_": _stale()}, conflict=True)
+
+
+def _store(actor: Any, customer: Customer, model: type, row: Any, values: dict[str, Any], errors: dict) -> Any:
+    """Add or change one row of the customer's, with one audit row naming the fields that changed."""
+    if errors:
+        raise ProfileError(errors)
+    action, id_key, what = _AUDIT[model]
+    is_new = row is None
+    if is_new:
+        row = model(customer_id=customer.id, created_by_id=actor.id, **values)
+        db.session.add(row)
+        db.session.flush()
+        changed = sorted(k for k, v in values.items() if v is not None)
+    else:
+        changed = sorted(k for k, v in values.items() if getattr(row, k) != v)
+        for key, value in values.items():
+            setattr(row, key, value)
+    audit.record(f"{action}.{'added' if is_new else 'updated'}", target=("customer", customer.id),
+                 detail={id_key: row.id, what: getattr(row, what), "fields": changed})
+    _commit()
+    return row
+
+
+def _remove(actor: Any, customer: Customer, row: Any, version: int | None) -> None:
+    _require_edit(actor, customer)
+    _check_version(row, version)
+    action, id_key, what = _AUDIT[type(row)]
+    audit.record(f"{action}.removed", target=("customer", customer.id),
+                 detail={id_key: row.id, what: getattr(row, what), "name": row.name})
+    db.session.delete(row)
+    _commit()
+
 
 def reveal(actor: Any, customer: Customer, row: CustomerProduct | FamilyMember) -> str:
     """A family member's full mobile or a product's full account number, for posts allowed to see full PII;
