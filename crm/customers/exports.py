@@ -50,7 +50,7 @@ def export(actor: Any, f: Filters) -> tuple[BytesIO, int, bool]:
     reveal them; everyone else gets them masked. Every export is audited with its size."""
     n, more = count(actor, f, cap=MAX_ROWS)
     if more:
-        raise ExportError(_("符合条件的客户超过 %(n)s 位，请缩小筛选范围后再导出", n=f"{MAX_ROWS:,}"))
+        raise ExportError(_("符合条件的客户超过 %(n)s 位，请缩小筛选范围后再导出", n=format(MAX_ROWS, ",")))
     full = can("customers.reveal", actor)
     # Outlet and maintainer ids, named from small maps filled batch by batch (a few hundred names), rather than
     # two correlated subqueries per row; plain column tuples through Core, not ORM rows.

@@ -120,7 +120,7 @@ def save_rule():
                                                              "conditions": _conditions(f)})
     n = services.count_matching(current_user, branch.id, rules.compile_custom(
         {"join": row.join, "conditions": row.conditions}))
-    toast(_("自定义分群“%(name)s”已保存，当前符合条件的客户 %(n)s 户；重算后计入分群", name=row.name, n=f"{n:,}"))
+    toast(_("自定义分群“%(name)s”已保存，当前符合条件的客户 %(n)s 户；重算后计入分群", name=row.name, n=format(n, ",")))
     return _back(branch)
 
 
@@ -151,8 +151,8 @@ def recompute():
     except services.SegmentationError as exc:
         db.session.rollback()
         return _page(branch, 403, run_error=str(exc))
-    toast(_("重算完成：%(n)s 户客户，层级变动 %(changed)s 户", n=f"{sum(run.tiers_after.values()):,}",
-            changed=f"{run.changed:,}"))
+    toast(_("重算完成：%(n)s 户客户，层级变动 %(changed)s 户", n=format(sum(run.tiers_after.values()), ","),
+            changed=format(run.changed, ",")))
     return _back(branch)
 
 
