@@ -104,6 +104,11 @@ def extract(root: Path = REPO_ROOT) -> Catalog:
 
 
 def _render_po(catalog: Catalog, **options: bool) -> bytes:
+    for message in catalog:
+        # Babel reads a fuzzy entry's "#| msgid" back as a translator comment "| msgid …" that then piles up.
+        message.user_comments = [c for c in message.user_comments if not c.startswith("| msgid")]
+        if not message.fuzzy:
+            message.previous_id = []
     buf = io.BytesIO()
     write_po(buf, catalog, width=PO_WIDTH, include_lineno=False, **options)
     return buf.getvalue()

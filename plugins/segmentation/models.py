@@ -1,4 +1,4 @@
-"""The segmentation plugin's tables: tier ladders, custom rules, recompute runs, tier history, segment tags."""
+"""The segmentation plugin's tables: tier ladders, custom rules, runs, tier history, segment tags, saved lists."""
 
 from __future__ import annotations
 
@@ -104,6 +104,37 @@ class SegmentationTag(db.Model):
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
     tier: Mapped[str | None] = mapped_column(String(20))
     bits: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SegmentationList(db.Model):
+    """A segment saved as a named customer list of a 分行: `snapshot` keeps the members it had when saved (rows in
+    SegmentationListMember), `live` follows the segment's membership at every recompute."""
+
+    __tablename__ = "segmentation_list"
+    __table_args__ = (Index("ix_segmentation_list_branch_id", "branch_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    name: Mapped[str] = mapped_column(String(50))
+    segment: Mapped[str] = mapped_column(String(40))  # a SegmentationSlot.segment key
+    kind: Mapped[str] = mapped_column(String(10))  # snapshot | live
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+    size: Mapped[int] = mapped_column(Integer, default=0)  # members when saved (the whole 分行, not one scope)
+
+    created_by: Mapped[User | None] = relationship()
+
+
+class SegmentationListMember(db.Model):
+    """A customer of a snapshot list, written by one INSERT … SELECT when the list is saved."""
+
+    __tablename__ = "segmentation_list_member"
+    # Deleting a customer cascades here: without this index every deletion would scan all members.
+    __table_args__ = (Index("ix_segmentation_list_member_customer_id", "customer_id"),)
+
+    list_id: Mapped[int] = mapped_column(ForeignKey("segmentation_list.id", ondelete="CASCADE"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True,
+                                             autoincrement=False)
 
 
 def _of_visible_customers(column: Any):

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, DateTime, Integer, and_, case, delete, false, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement
@@ -24,6 +25,8 @@ from crm.timeutil import utcnow
 from plugins.segmentation import rules
 from plugins.segmentation.models import (
     SegmentationCustomRule,
+    SegmentationList,
+    SegmentationListMember,
     SegmentationRun,
     SegmentationSlot,
     SegmentationTag,
@@ -410,6 +413,109 @@ def in_segment(branch_id: int, key: str) -> ColumnElement[bool]:
         return false()
     return Customer.id.in_(select(SegmentationTag.customer_id).where(SegmentationTag.branch_id == branch_id,
                                                                       _has_bit(bit)))
+
+
+# ---------------------------------------------------------------- saved customer lists
+
+LIST_KINDS = {"snapshot": _l("快照"), "live": _l("实时")}
+
+
+def lists(branch_id: int) -> list[SegmentationList]:
+    return list(db.session.execute(select(SegmentationList).where(SegmentationList.branch_id == branch_id)
+                                   .order_by(SegmentationList.id.desc())).scalars())
+
+
+def visible_list(list_id: int, user: Any) -> SegmentationList | None:
+    """The list if it belongs to the user's 分行 (the system administrator's scope is every 分行); else None."""
+    stmt = select(SegmentationList).where(SegmentationList.id == list_id)
+    if user.root_branch_id is not None:
+        stmt = stmt.where(SegmentationList.branch_id == user.root_branch_id)
+    return db.session.execute(stmt).scalar_one_or_none()
+
+
+def save_list(actor: Any, branch_id: int, name: str, segment: str, kind: str) -> SegmentationList:
+    """Save a segment of the 分行 as a named list. A snapshot copies the segment's members at its last recompute
+    with one INSERT … SELECT (no customer is loaded into Python); a live list stores only the segment key."""
+    if not can_recompute(actor, branch_id):  # a snapshot must hold the whole 分行's members, not one scope's
+        raise SegmentationError("只有能查看全分行客户的管理员才能保存客户名单")
+    name = (name or "").strip()
+    if not name or len(name) > 50:
+        raise SegmentationError("请填写名单名称（不超过50个字）")
+    if kind not in LIST_KINDS:
+        raise SegmentationError("请选择名单类型：快照或实时")
+    if segment not in slots(branch_id):
+        raise SegmentationError("该分群尚未计算，请先重算分层与分群")
+    if db.session.execute(select(SegmentationList.id).where(
+            SegmentationList.branch_id == branch_id, SegmentationList.name == name)).first() is not None:
+        raise SegmentationError(f"已有名为“{name}”的客户名单")
+    row = SegmentationList(branch_id=branch_id, name=name, segment=segment, kind=kind, created_by_id=actor.id,
+                           created_at=utcnow())
+    db.session.add(row)
+    db.session.flush()
+    members = scoped(Customer, actor).where(in_branch(branch_id), in_segment(branch_id, segment))
+    if kind == "snapshot":
+        db.session.execute(insert(SegmentationListMember.__table__).from_select(
+            ["list_id", "customer_id"], members.with_only_columns(literal(row.id, Integer), Customer.id)))
+        # Counted from the members (primary-key index), not the INSERT's rowcount: psycopg reports -1 for it.
+        row.size = db.session.execute(select(func.count()).where(
+            SegmentationListMember.list_id == row.id)).scalar_one()
+    else:
+        row.size = db.session.execute(select(func.count()).select_from(
+            members.with_only_columns(Customer.id).subquery())).scalar_one()
+    audit.record("segmentation.list_saved", target=("segmentation_list", row.id), actor=actor,
+                 detail={"name": name, "segment": segment, "kind": kind, "size": row.size})
+    db.session.commit()
+    return row
+
+
+def delete_list(actor: Any, branch_id: int, list_id: int) -> bool:
+    row = db.session.execute(select(SegmentationList).where(
+        SegmentationList.id == list_id, SegmentationList.branch_id == branch_id)).scalar_one_or_none()
+    if row is None:
+        return False
+    # Members first, in one statement: SQLite enforces ON DELETE CASCADE only with its foreign-key pragma on.
+    db.session.execute(delete(SegmentationListMember).where(SegmentationListMember.list_id == row.id)
+                       .execution_options(synchronize_session=False))
+    audit.record("segmentation.list_deleted", target=("segmentation_list", row.id), actor=actor,
+                 detail={"name": row.name, "segment": row.segment, "kind": row.kind})
+    db.session.delete(row)
+    db.session.commit()
+    return True
+
+
+def list_members_condition(lst: SegmentationList) -> ColumnElement[bool]:
+    """WHERE clause on Customer: a live list's segment as of the 分行's last recompute, or a snapshot's stored
+    members. Not a scope: callers always combine it with `scoped(Customer, user)`."""
+    if lst.kind == "live":
+        return in_segment(lst.branch_id, lst.segment)  # tags of customers who left the 分行 are removed
+    return Customer.id.in_(select(SegmentationListMember.customer_id)
+                           .where(SegmentationListMember.list_id == lst.id))
+
+
+def customers_of_list(list_id: int, user: Any) -> Any:
+    """For other plugins (e.g. a campaign inviting a list): the list's customers the user may see, as a scoped
+    Select of Customer. Raises LookupError for a list of another 分行 or none at all."""
+    lst = visible_list(list_id, user)
+    if lst is None:
+        raise LookupError(list_id)
+    return scoped(Customer, user).where(list_members_condition(lst))
+
+
+def list_sizes_in_scope(user: Any, rows: Sequence[SegmentationList]) -> dict[int, int]:
+    """How many of each list's customers the user sees now: one aggregate for all snapshots, one for all live
+    lists of a 分行 (from the tag bits), never one query per list."""
+    out: dict[int, int] = {}
+    snapshots = [r.id for r in rows if r.kind == "snapshot"]
+    if snapshots:
+        visible = scoped(Customer, user).with_only_columns(Customer.id)
+        out.update(db.session.execute(
+            select(SegmentationListMember.list_id, func.count())
+            .where(SegmentationListMember.list_id.in_(snapshots), SegmentationListMember.customer_id.in_(visible))
+            .group_by(SegmentationListMember.list_id)).all())
+    for branch_id in {r.branch_id for r in rows if r.kind == "live"}:
+        counts = scope_segment_counts(user, branch_id)
+        out.update({r.id: counts.get(r.segment, 0) for r in rows if r.kind == "live" and r.branch_id == branch_id})
+    return out
 
 
 def tier_history(customer_id: int, user: Any, limit: int = 10) -> list[tuple[SegmentationTierChange, Any]]:

@@ -1,4 +1,4 @@
-"""Segmentation pages: ladder and rule editors, recompute, the customer panel and the dashboard widget."""
+"""Segmentation pages: ladder and rule editors, recompute, saved customer lists, the panel and the widget."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from crm.access import can, get_or_404, policy, scoped
+from crm.customers import services as customers
 from crm.extensions import db
 from crm.models import Branch, Customer, User
 from crm.web import toast
@@ -53,7 +54,8 @@ def _page(branch: Branch, status: int = 200, **errors: Any):
         fields=rules.FIELDS, operators=rules.OPERATORS, ops_by_kind=rules.OPERATORS_BY_KIND,
         currencies=services.CURRENCIES, can_manage=can("segmentation.manage"),
         can_recompute=can("segmentation.manage") and services.can_recompute(current_user, branch.id),
-        admin_branches=_admin_branches(), form=errors.pop("form", None), **errors), status
+        admin_branches=_admin_branches(), form=errors.pop("form", None), computed=services.slots(branch.id),
+        list_kinds=services.LIST_KINDS, **errors), status
 
 
 def _admin_branches() -> list[Branch]:
@@ -187,3 +189,82 @@ def widget():
     data = json.dumps({"pyramid": pyramid, "segments": segments}, ensure_ascii=False)
     return render_template("segmentation/_widget.html", pyramid=pyramid, segments=segments, data=data,
                            total=sum(by_tier.values()))
+
+
+# ---------------------------------------------------------------- saved customer lists
+
+LIST_PAGE = 50
+
+
+def _list_or_404(list_id: int):
+    lst = services.visible_list(list_id, current_user)
+    if lst is None:  # another 分行's list, or none
+        abort(404)
+    return lst
+
+
+@bp.route("/lists", methods=["POST"])
+@policy(permission="segmentation.manage")
+def save_list():
+    branch = _branch()
+    f = request.form
+    try:
+        row = services.save_list(current_user, branch.id, f.get("name", ""), f.get("segment", ""), f.get("kind", ""))
+    except services.SegmentationError as exc:
+        db.session.rollback()
+        toast(str(exc), "danger")
+        return _back(branch)
+    toast(_("客户名单“%(name)s”已保存，共 %(n)s 户", name=row.name, n=format(row.size, ",")))
+    return redirect(url_for("segmentation.show_list", list_id=row.id))
+
+
+@bp.route("/lists")
+@policy(permission="segmentation.view")
+def list_index():
+    if current_user.root_branch_id is None and not request.args.get("branch"):
+        branches = _admin_branches()
+        if not branches:
+            abort(404)
+        return redirect(url_for("segmentation.list_index", branch=branches[0].id))
+    branch = _branch()
+    rows = services.lists(branch.id)
+    creators = {u.id: u.name for u in db.session.execute(select(User).where(
+        User.id.in_({r.created_by_id for r in rows if r.created_by_id}))).scalars()} if rows else {}
+    return render_template("segmentation/lists.html", branch=branch, rows=rows, creators=creators,
+                           labels=services.segment_labels(branch.id), kinds=services.LIST_KINDS,
+                           in_scope=services.list_sizes_in_scope(current_user, rows),
+                           can_manage=can("segmentation.manage"), admin_branches=_admin_branches())
+
+
+@bp.route("/lists/<int:list_id>")
+@policy(permission="segmentation.view")
+def show_list(list_id: int):
+    """The list's customers the viewer may see, with the customer list's filters, keyset-paged on id (newest
+    first): the core list's own pager takes no extra condition, its filters and row columns do."""
+    lst = _list_or_404(list_id)
+    f = customers.parse_filters(request.args)
+    stmt = customers.filtered(current_user, f).where(services.list_members_condition(lst))
+    after = customers.decode_cursor(request.args.get("after"))
+    if after is not None and len(after) == 1:
+        stmt = stmt.where(Customer.id < after[0])
+    rows = db.session.execute(customers.list_rows(stmt).order_by(Customer.id.desc()).limit(LIST_PAGE + 1)).all()
+    more = len(rows) > LIST_PAGE
+    rows = rows[:LIST_PAGE]
+    nxt = customers.encode_cursor([rows[-1].id]) if more and rows else None
+    ctx = dict(lst=lst, rows=rows, next_cursor=nxt, f=f, args=f.args())
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "more-list":
+        return render_template("segmentation/_list_rows.html", **ctx)
+    return render_template("segmentation/list.html", label=services.segment_labels(lst.branch_id).get(
+        lst.segment, lst.segment), kinds=services.LIST_KINDS, computed=lst.segment in services.slots(lst.branch_id),
+        can_manage=can("segmentation.manage"), **ctx)
+
+
+@bp.route("/lists/<int:list_id>/delete", methods=["POST"])
+@policy(permission="segmentation.manage")
+def delete_list(list_id: int):
+    lst = _list_or_404(list_id)
+    name = lst.name
+    services.delete_list(current_user, lst.branch_id, lst.id)
+    toast(_("客户名单“%(name)s”已删除", name=name))
+    args = {"branch": lst.branch_id} if current_user.root_branch_id is None else {}
+    return redirect(url_for("segmentation.list_index", **args))

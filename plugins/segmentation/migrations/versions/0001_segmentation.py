@@ -1,4 +1,4 @@
-"""segmentation plugin: tier ladders, custom rules, runs, tier history, segment slots and tags
+"""segmentation plugin: tier ladders, custom rules, runs, tier history, segment slots and tags, saved lists
 
 Revision ID: 0001_segmentation
 Revises:
@@ -103,9 +103,40 @@ def upgrade():
     )
     with op.batch_alter_table("segmentation_tag") as batch_op:
         batch_op.create_index("ix_segmentation_tag_branch_id", ["branch_id"], unique=False)
+    op.create_table(
+        "segmentation_list",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("branch_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("segment", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["branch_id"], ["branch.id"], name=op.f("fk_segmentation_list_branch_id_branch")),
+        sa.ForeignKeyConstraint(["created_by_id"], ["user_account.id"],
+                                name=op.f("fk_segmentation_list_created_by_id_user_account")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segmentation_list")),
+    )
+    with op.batch_alter_table("segmentation_list") as batch_op:
+        batch_op.create_index("ix_segmentation_list_branch_id", ["branch_id", "id"], unique=False)
+    op.create_table(
+        "segmentation_list_member",
+        sa.Column("list_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customer.id"], ondelete="CASCADE",
+                                name=op.f("fk_segmentation_list_member_customer_id_customer")),
+        sa.ForeignKeyConstraint(["list_id"], ["segmentation_list.id"], ondelete="CASCADE",
+                                name=op.f("fk_segmentation_list_member_list_id_segmentation_list")),
+        sa.PrimaryKeyConstraint("list_id", "customer_id", name=op.f("pk_segmentation_list_member")),
+    )
+    with op.batch_alter_table("segmentation_list_member") as batch_op:
+        batch_op.create_index("ix_segmentation_list_member_customer_id", ["customer_id"], unique=False)
 
 
 def downgrade():
+    op.drop_table("segmentation_list_member")
+    op.drop_table("segmentation_list")
     op.drop_table("segmentation_tag")
     op.drop_table("segmentation_slot")
     op.drop_table("segmentation_tier_change")
