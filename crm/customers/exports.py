@@ -45,16 +45,20 @@ def columns() -> list[Column]:
             Column(_("最近联系"), 16, "datetime")]
 
 
-def export(actor: Any, f: Filters) -> tuple[BytesIO, int, bool]:
+def export(actor: Any, f: Filters, *, extra: Any = None, label: str | None = None) -> tuple[BytesIO, int, bool]:
     """Stream the filtered customers (scoped) into an .xlsx. Full ID and mobile numbers only for posts that may
-    reveal them; everyone else gets them masked. Every export is audited with its size."""
-    n, more = count(actor, f, cap=MAX_ROWS)
+    reveal them; everyone else gets them masked. Every export is audited with its size. `extra` narrows the list
+    further (a plugin's saved list), `label` names it in the audit row; the scope is applied whatever they say."""
+    n, more = count(actor, f, cap=MAX_ROWS, extra=extra)
     if more:
         raise ExportError(_("符合条件的客户超过 %(n)s 位，请缩小筛选范围后再导出", n=format(MAX_ROWS, ",")))
     full = can("customers.reveal", actor)
     # Outlet and maintainer ids, named from small maps filled batch by batch (a few hundred names), rather than
     # two correlated subqueries per row; plain column tuples through Core, not ORM rows.
-    stmt = filtered(actor, f).with_only_columns(
+    stmt = filtered(actor, f)
+    if extra is not None:
+        stmt = stmt.where(extra)
+    stmt = stmt.with_only_columns(
         Customer.name, Customer.kind, Customer.status, Customer.cert_no, Customer.phone, Customer.outlet_id,
         Customer.maintainer_id, Customer.tier, Customer.deposit_balance, Customer.deposit_daily_avg,
         Customer.has_loan, Customer.loan_balance, Customer.last_contact_at)
@@ -89,6 +93,7 @@ def export(actor: Any, f: Filters) -> tuple[BytesIO, int, bool]:
     written = write_sheet(buffer, _("客户清单"), columns(), rows())
     buffer.seek(0)
     audit.record("customer.exported",
-                 detail={"rows": written, "masked": not full, "filters": {k: str(v) for k, v in f.args().items()}})
+                 detail={"rows": written, "masked": not full, "filters": {k: str(v) for k, v in f.args().items()},
+                         **({"list": label} if label else {})})
     db.session.commit()
     return buffer, written, full

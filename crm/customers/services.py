@@ -569,9 +569,12 @@ def _page_by_contact(actor: Any, f: Filters, after: list[Any] | None, size: int)
     return Page(rows, encode_cursor([None, last.id if last.last_contact_at is None else MAX_ID]))
 
 
-def count(actor: Any, f: Filters, cap: int = COUNT_CAP) -> tuple[int, bool]:
+def count(actor: Any, f: Filters, cap: int = COUNT_CAP, extra: Any = None) -> tuple[int, bool]:
     """How many customers match, counted up to `cap` (then shown as "10,000+"): an exact COUNT of a
-    million rows is not worth a wait on every keystroke."""
-    inner = filtered(actor, f).with_only_columns(Customer.id).limit(cap + 1).subquery()
+    million rows is not worth a wait on every keystroke. `extra`: one more condition (e.g. a saved list's)."""
+    stmt = filtered(actor, f)
+    if extra is not None:
+        stmt = stmt.where(extra)
+    inner = stmt.with_only_columns(Customer.id).limit(cap + 1).subquery()
     n = db.session.execute(select(func.count()).select_from(inner)).scalar_one()
     return min(n, cap), n > cap

@@ -256,7 +256,32 @@ def show_list(list_id: int):
         return render_template("segmentation/_list_rows.html", **ctx)
     return render_template("segmentation/list.html", label=services.segment_labels(lst.branch_id).get(
         lst.segment, lst.segment), kinds=services.LIST_KINDS, computed=lst.segment in services.slots(lst.branch_id),
-        can_manage=can("segmentation.manage"), **ctx)
+        can_manage=can("segmentation.manage"), can_export=can("customers.export"), **ctx)
+
+
+@bp.route("/lists/<int:list_id>/export.xlsx")
+@policy(permission="segmentation.view")
+def export_list(list_id: int):
+    """The list's customers in the viewer's scope as Excel: the core export (masking per post, formula-safe cells,
+    IDs as text, one audit row), narrowed to the list."""
+    from flask import send_file
+
+    from crm.customers import exports
+    from crm.timeutil import to_local, utcnow
+
+    lst = _list_or_404(list_id)
+    if not can("customers.export"):
+        abort(403)
+    f = customers.parse_filters(request.args)
+    try:
+        buffer, _rows, _full = exports.export(current_user, f, extra=services.list_members_condition(lst),
+                                              label=f"segmentation_list:{lst.id}")
+    except exports.ExportError as exc:
+        toast(str(exc), "danger")
+        return redirect(url_for("segmentation.show_list", list_id=lst.id, **f.args()))
+    stamp = to_local(utcnow()).strftime("%Y%m%d-%H%M")
+    return send_file(buffer, as_attachment=True, download_name=f"客户名单-{lst.name}-{stamp}.xlsx",
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 @bp.route("/lists/<int:list_id>/delete", methods=["POST"])

@@ -185,3 +185,32 @@ def test_list_pages_by_keyset_without_repeating_a_customer(client, seg, monkeypa
         found = re.search(r'hx-get="([^"]+)"', html)
         url = found.group(1).replace("&amp;", "&") if found else None
     assert seen == [f"翻页客户{i}" for i in range(4, -1, -1)]  # newest first, each once
+
+
+def _sheet_text(resp) -> str:
+    import io
+    import zipfile
+
+    book = zipfile.ZipFile(io.BytesIO(resp.get_data()))
+    return "".join(book.read(n).decode("utf-8", "replace") for n in book.namelist())
+
+
+def test_export_of_a_list_is_the_viewers_scope_and_audited(client, seg):
+    cust(seg.a, name="甲网点无贷户", phone="13812349876")
+    cust(seg.a, name="甲网点有贷户", has_loan=True)
+    cust(seg.a2, name=f"甲二网点无贷户{CANARY_A2}")
+    recompute_as(seg.branch_admin1, seg.b1)
+    lst = save_as(seg.branch_admin1, seg.b1, "全行无贷户", "snapshot")
+    client.login("HA0001")  # outlet A's head: may export, sees outlet A only
+    page = client.get(f"/p/segmentation/lists/{lst.id}").get_data(as_text=True)
+    assert f"/p/segmentation/lists/{lst.id}/export.xlsx" in page
+    resp = client.get(f"/p/segmentation/lists/{lst.id}/export.xlsx")
+    assert resp.status_code == 200 and resp.mimetype.endswith("spreadsheetml.sheet")
+    text = _sheet_text(resp)
+    assert "甲网点无贷户" in text and "甲网点有贷户" not in text and CANARY_A2 not in text
+    assert "13812349876" in text  # the outlet head may reveal, so the core export gives full numbers (masked for others)
+    [row] = db.session.execute(select(AuditLog).where(AuditLog.action == "customer.exported")).scalars()
+    assert row.detail["rows"] == 1 and row.detail["list"] == f"segmentation_list:{lst.id}"
+    client.logout()
+    client.login("TA0001")  # a teller may not export at all
+    assert client.get(f"/p/segmentation/lists/{lst.id}/export.xlsx").status_code in (403, 404)
