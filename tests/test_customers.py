@@ -555,7 +555,7 @@ def test_count(client, people, monkeypatch):
     assert services.count(people.admin, services.Filters(), cap=5) == (5, True)
     assert services.count(people.admin, services.Filters(), cap=9) == (9, False)
     assert services.count(people.head_a, services.Filters(), cap=5) == (5, False)
-    monkeypatch.setattr(services.count, "__defaults__", (5,))
+    monkeypatch.setattr(services.count, "__defaults__", (5, None))  # cap, extra
     admin = logged_in(client.app, "ADM001")
     assert "超过 5 位客户" in admin.get("/customers/count").get_data(as_text=True)
 
