@@ -58,7 +58,7 @@ def timed(fn) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--db", help="PostgreSQL URL of a database of its own (name containing 'hseg'), "
+    parser.add_argument("--db", help="PostgreSQL URL of a database of its own (not test or postgres), "
                                      "created and filled; dropped at the end unless --keep")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--reuse", metavar="PATH", help="SQLite database file to reuse (built there if missing)")
@@ -66,14 +66,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--orm", action="store_true", help="also time the ORM loop (slow: tens of seconds)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="crm-bench-hseg-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="crm-bench-seg-") as tmp:
         folder = Path(tmp)
         if args.db:
             url = args.db.replace("postgresql://", "postgresql+psycopg://", 1)
             if not (args.keep and pg_admin(args.db, "exists")):
                 pg_admin(args.db, "create")
         else:
-            path = Path(args.reuse) if args.reuse else folder / "bench-hseg.sqlite3"
+            path = Path(args.reuse) if args.reuse else folder / "bench-seg.sqlite3"
             url = f"sqlite:///{path.resolve()}"
         app = make_app(url, folder)
         if not is_built(app, args.customers):

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm import audit
@@ -119,13 +119,14 @@ class Holdings:
     loans: Decimal
 
 
-def holdings(customer: Customer) -> Holdings:
-    rows = db.session.execute(
-        select(CustomerProduct.category, func.coalesce(func.sum(CustomerProduct.amount), 0), func.count())
-        .where(CustomerProduct.customer_id == customer.id).group_by(CustomerProduct.category)).all()
-    order = list(PRODUCT_CATEGORIES)
-    by_category = sorted(((c, Decimal(str(t)), n) for c, t, n in rows),
-                         key=lambda r: order.index(r[0]) if r[0] in order else len(order))
+def holdings(customer: Customer, rows: list[CustomerProduct] | None = None) -> Holdings:
+    """Summed from the customer's products (`rows` when the caller already loaded them: a customer holds a few)."""
+    totals: dict[str, list] = {}
+    for p in products(customer) if rows is None else rows:  # already in category order
+        entry = totals.setdefault(p.category, [Decimal("0"), 0])
+        entry[0] += p.amount or 0
+        entry[1] += 1
+    by_category = [(c, t, n) for c, (t, n) in totals.items()]
     assets = sum((t for c, t, _n in by_category if c in ASSET_CATEGORIES), Decimal("0"))
     loans = sum((t for c, t, _n in by_category if c == "loan"), Decimal("0"))
     return Holdings(by_category, assets, loans)

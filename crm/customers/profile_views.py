@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from crm.access import can, get_or_404, policy
-from crm.customers import profile
+from crm.customers import profile, services
 from crm.customers.views import bp
 from crm.extensions import db
 from crm.models import Customer, CustomerProduct, FamilyMember
@@ -39,8 +39,9 @@ def _panel(section: str, customer: Customer, status: int = 200, form: dict | Non
     if form:
         ctx.update(form)
     if section == "products":
-        return render_template("customers/_products.html", rows=profile.products(customer),
-                               holdings=profile.holdings(customer), **ctx), status
+        rows = profile.products(customer)
+        return render_template("customers/_products.html", rows=rows, holdings=profile.holdings(customer, rows),
+                               **ctx), status
     return render_template("customers/_family.html", rows=profile.members(customer), **ctx), status
 
 
@@ -80,7 +81,7 @@ def profile_edit(customer_id: int, section: str, row_id: int):
 
 def _save(section: str, customer: Customer, row: Any):
     values = request.form.to_dict()
-    version = _int(values.get("version"))
+    version = services._int(values.get("version"))
     try:
         if section == "products":
             saved = profile.save_product(current_user, customer, values, row, version)
@@ -123,9 +124,9 @@ def profile_delete(customer_id: int, section: str, row_id: int):
     name = row.name
     try:
         if section == "products":
-            profile.remove_product(current_user, customer, row, _int(request.form.get("version")))
+            profile.remove_product(current_user, customer, row, services._int(request.form.get("version")))
         else:
-            profile.remove_member(current_user, customer, row, _int(request.form.get("version")))
+            profile.remove_member(current_user, customer, row, services._int(request.form.get("version")))
     except profile.ProfileError as exc:
         db.session.rollback()
         toast(next(iter(exc.errors.values())), "danger")
@@ -148,10 +149,3 @@ def profile_reveal(customer_id: int, section: str, row_id: int):
     except profile.ProfileError:
         abort(404)
     return render_template("customers/_revealed.html", value=value)
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
