@@ -1,0 +1,146 @@
+"""The outreach Gantt in headless Debian Chromium (R-18, T-07): drag a bar with the real mouse, record a visit
+through the form. Fails on any JavaScript error, CSP violation or request that leaves 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from crm.extensions import db
+from crm.timeutil import today_local
+from plugins.target_map.models_plans import TargetMapTask
+from tests.plugins.target_map.helpers_plans import P, fresh, make_corp, make_task
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+DAY_COLUMN = 38  # plans.js: the Day scale's column width in pixels
+PASSWORD = "Kaihu-2026x"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def live(app, tm):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is required in CI (bin/test installs Debian's chromium)")
+        pytest.skip("Debian chromium not installed")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", tm
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def page(live):
+    from playwright.sync_api import sync_playwright
+
+    base, _org = live
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai",
+                                      viewport={"width": 1366, "height": 900})
+        pg = context.new_page()
+        pg.on("pageerror", lambda e: problems.append(f"js error: {e}"))
+        # As in tests/browser: Chromium logs every 4xx answer as a console error; a refused drag is one on purpose.
+        pg.on("console", lambda m: problems.append(f"console: {m.text}")
+              if m.type == "error" and "status of 4" not in m.text else None)
+        pg.on("request", lambda r: problems.append(f"off-site: {r.url}")
+              if not r.url.startswith(base) and not r.url.startswith("data:") else None)
+        pg.base = base
+        yield pg
+        context.close()
+        browser.close()
+    assert problems == []
+
+
+def _login(page, login: str) -> None:
+    page.goto(page.base + "/login")
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+@pytest.mark.parametrize("days", [3])
+def test_drag_a_bar_by_n_days_then_record_a_visit_and_the_task_is_done(live, page, days):
+    _base, org = live
+    today = today_local()
+    customer = make_corp(org.a, "企业E", maintainer=org.rm_a)
+    task = make_task(customer, org.rm_a, today, today + timedelta(days=4), title="拜访企业E")
+    task_id, start, end = task.id, task.planned_start, task.planned_end
+    db.session.commit()
+
+    _login(page, org.rm_a.login)
+    page.goto(page.base + f"{P}/plans")
+    bar = page.locator(f'.bar-wrapper[data-id="t{task_id}"] .bar')
+    bar.wait_for()
+    box = bar.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    # The real mouse: press on the bar, move right by N columns (plus half a column: frappe snaps down to whole
+    # days), release.
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + days * DAY_COLUMN + DAY_COLUMN / 2, y, steps=12)
+    page.mouse.up()
+    page.wait_for_selector("#plans-gantt[data-saved='1']")
+    moved = fresh(TargetMapTask, task_id)
+    assert (moved.planned_start, moved.planned_end) == (start + timedelta(days=days), end + timedelta(days=days))
+    assert moved.version == 2
+    row = page.locator(f'[data-task-row="{task_id}"] [data-planned]').inner_text()
+    assert row == f"{moved.planned_start.isoformat()} ~ {moved.planned_end.isoformat()}"
+    assert "已调整“拜访企业E”的计划日期" in page.locator("#toasts").inner_text()
+
+    # Record the visit through the form: before, during, after (the report to the outlet head).
+    page.click(f'[data-task-row="{task_id}"] a')
+    page.wait_for_selector("[data-task-state] [data-task-status='planned']")
+    page.click("[data-new-visit]")
+    page.wait_for_selector("[data-visit-form]")
+    page.fill("input[name=visit_date]", today.isoformat())
+    page.check("input[name=sources][value=network]")
+    page.fill("textarea[name=hypotheses]", "企业新建厂房，可能需要代发工资")
+    page.fill("textarea[name=key_info]", "财务总监王总，基本户在他行")
+    page.fill("input[name=reported_on]", today.isoformat())
+    page.fill("textarea[name=report_content]", "向张行长汇报了代发需求")
+    page.click("button:has-text('保存走访记录')")
+    page.wait_for_selector("[data-task-state] [data-task-status='done']")
+    assert page.locator("[data-task-state]").inner_text().strip() == "已完成"
+    done = fresh(TargetMapTask, task_id)
+    assert done.status == "done" and done.actual_end == today
+
+
+def test_a_refused_drag_puts_the_bar_back_and_says_why(live, page):
+    """Someone else changed the task meanwhile: the server answers 409 and the bar returns to the stored dates."""
+    _base, org = live
+    today = today_local()
+    customer = make_corp(org.a, "企业F", maintainer=org.rm_a)
+    task = make_task(customer, org.rm_a, today, today + timedelta(days=2), title="电话预约")
+    task_id = task.id
+    _login(page, org.rm_a.login)
+    page.goto(page.base + f"{P}/plans")
+    bar = page.locator(f'.bar-wrapper[data-id="t{task_id}"] .bar')
+    bar.wait_for()
+    x_before = float(bar.get_attribute("x"))
+    db.session.execute(db.update(TargetMapTask).where(TargetMapTask.id == task_id)
+                       .values(version=TargetMapTask.version + 1))
+    db.session.commit()
+    box = bar.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 2 * DAY_COLUMN + DAY_COLUMN / 2, y, steps=8)
+    page.mouse.up()
+    page.wait_for_selector("#plans-gantt[data-saved='1']")
+    assert "已被他人修改" in page.locator("#toasts").inner_text()
+    bar = page.locator(f'.bar-wrapper[data-id="t{task_id}"] .bar')
+    assert float(bar.get_attribute("x")) == x_before
+    assert fresh(TargetMapTask, task_id).planned_start == today
