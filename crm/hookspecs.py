@@ -167,3 +167,20 @@ def crm_customers_imported(created_ids: list[int], updated_ids: list[int], user:
         def crm_customers_imported(self, created_ids, updated_ids, user, branch):
             services.retier_many([*created_ids, *updated_ids])
     """
+
+
+@hookspec(firstresult=True)
+def crm_allocation_quotas(user: Any, branch: Any) -> dict[tuple[str, str], int] | None:
+    """Per-post tier quotas for allocation (包户包效 R-08/R-14, A-04): `{(tier_code, post): n}` = each staff member
+    of `post` maintains at most `n` customers of tier `tier_code`; a (tier, post) missing from a non-empty dict means
+    that post gets none of that tier. Return the dict in allocation order (top tier first, then the R-07 claim
+    order; "按配额分配" follows it), or None (or an empty dict) for "no quotas here": allocation then works without
+    them. Called when the outlet head `user` (of 分行 `branch`) opens the claims page or allocates, for the plugins
+    enabled for `branch`. firstresult: the first non-None answer is used, so only one plugin should supply quotas.
+
+    Example::
+
+        @hookimpl
+        def crm_allocation_quotas(self, user, branch):
+            return {("T1", "outlet_head"): 20, ("T0", "back_office"): 100}
+    """

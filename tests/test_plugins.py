@@ -18,6 +18,7 @@ from crm.extensions import db
 from crm.models import AuditLog, BranchPlugin
 from crm.plugins import PluginSettingsError
 from tests.conftest import CANARY_B, base_config, make_branch
+from tests.test_allocation_quotas import test_hook_crm_allocation_quotas  # noqa: F401 - runs with the segmentation plugin
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_NAMES = sorted(n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("crm_"))

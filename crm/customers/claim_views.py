@@ -54,6 +54,10 @@ def claim_page():
         ctx.update(duplicates=[(c, claims.candidates(c)) for c in duplicates], staff=staff, held=held,
                    summary=claims.allocation_summary(current_user),
                    posts=[(p, POST_BY_CODE[p].label) for p in CLAIM_ORDER])
+        table = claims.quotas(current_user)  # R-08/R-14 quotas, when a plugin of the 分行 supplies them
+        if table:
+            tiers, rows = claims.quota_overview(current_user, table)
+            ctx.update(quota_tiers=tiers, quota_rows=[(POST_BY_CODE[p].label, cells) for p, cells in rows])
     return render_template("customers/claims.html", **ctx)
 
 
@@ -102,6 +106,26 @@ def allocate():
             toast(exc.message, "danger")
         else:
             toast(_("已分配 %(n)d 位客户", n=n))
+    return redirect(url_for("customers.claim_page"))
+
+
+@bp.route("/allocate-by-quota", methods=["POST"])
+@policy(permission="customers.allocate")
+def allocate_by_quota():
+    """R-08/R-14: every tier × post by the 分行's quotas in one action (top tier first, R-07 order)."""
+    try:
+        result = claims.allocate_by_quota(current_user)
+    except claims.ClaimError as exc:
+        toast(exc.message, "danger")
+    else:
+        n = sum(result.values())
+        if n == 0:
+            toast(_("没有可按配额分配的客户：各岗位已达配额，或本网点没有对应层级的待分配客户"), "info")
+        elif n >= claims.MAX_ALLOCATION:
+            toast(_("已按配额分配 %(n)d 位客户（单次最多 %(max)d 位），请再次点击继续分配", n=n,
+                    max=claims.MAX_ALLOCATION))
+        else:
+            toast(_("已按配额分配 %(n)d 位客户", n=n))
     return redirect(url_for("customers.claim_page"))
 
 

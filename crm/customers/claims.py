@@ -4,25 +4,34 @@ Reading of the rules (spec A-03, T-02): a claim on a customer nobody maintains t
 conditional UPDATE (two simultaneous claims: exactly one wins). A claim on a customer someone already maintains
 is recorded as competing and marks the customer "duplicate"; only the outlet head decides who keeps it, with
 the manager of record pre-selected first, then the earlier post in the claim order, then the earlier claim.
+
+Allocation (R-08, R-14, A-04) hands out only customers nobody maintains, so the manager of record keeps his
+customers. Where a plugin supplies per-post tier quotas (hook `crm_allocation_quotas`), each staff member of a
+post gets at most (quota − customers of that tier he already maintains), and a post without a quota for a tier
+gets none of it; `allocate_by_quota` fills every tier × post in one action, top tier first, posts in R-07 order.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, insert, select, update
 
 from crm import audit
 from crm.access import can
 from crm.extensions import db
-from crm.models import Customer, CustomerClaim, User
-from crm.roles import CLAIM_ORDER, claim_rank
+from crm.models import Branch, Customer, CustomerClaim, User
+from crm.roles import CLAIM_ORDER, claim_rank, post_label
 from crm.timeutil import utcnow
 
 MAX_ALLOCATION = 10_000  # customers one allocation may hand out (a bound on the work of one request)
+UPDATE_CHUNK = 500  # customer ids per guarded UPDATE (well under every SQLite's bound-parameter limit)
 
 
 class ClaimError(ValueError):
@@ -147,9 +156,80 @@ def allocation_summary(actor: Any) -> list[tuple[str | None, int]]:
         .group_by(Customer.tier).order_by(Customer.tier)).all()
 
 
+def quotas(actor: Any) -> dict[tuple[str, str], int] | None:
+    """The per-post tier quotas of the actor's 分行 from the plugins enabled there (crm_allocation_quotas):
+    {(tier, post): customers each person of the post maintains}, top tier first; None when there are none."""
+    registry = current_app.extensions["crm"]
+    branch_id = getattr(actor, "root_branch_id", None)
+    if branch_id is None or not registry.pm.hook.crm_allocation_quotas.get_hookimpls():
+        return None
+    caller = registry.hook_for_names("crm_allocation_quotas", registry.enabled_names(branch_id))
+    result = caller(user=actor, branch=db.session.get(Branch, branch_id))
+    return dict(result) if result else None
+
+
+def _held(staff_ids: Sequence[int], tiers: Sequence[str]) -> dict[tuple[int, str], int]:
+    """(user, tier) → customers of that tier the user maintains now: one aggregate."""
+    if not staff_ids or not tiers:
+        return {}
+    rows = db.session.execute(select(Customer.maintainer_id, Customer.tier, func.count()).where(
+        Customer.maintainer_id.in_(staff_ids), Customer.tier.in_(tiers))
+        .group_by(Customer.maintainer_id, Customer.tier)).all()
+    return {(uid, tier): n for uid, tier, n in rows}
+
+
+def _round_robin(ids: Sequence[int], staff: Sequence[User], caps: dict[int, int]) -> list[tuple[int, User]]:
+    """Deal the customers (best first) to the staff in turn, skipping whoever has reached his cap."""
+    order = [u for u in staff if caps.get(u.id, 0) > 0]
+    seats: list[User] = []
+    turn = 0
+    while len(seats) < len(ids) and order:
+        order = [u for u in order if caps[u.id] > turn]
+        seats.extend(order)
+        turn += 1
+    return list(zip(ids, seats, strict=False))
+
+
+def _seats(pairs: Sequence[tuple[int, User]]) -> list[tuple[int, int, str]]:
+    """(customer, user id, post), read before the write transaction starts (no reload of expired users after it)."""
+    return [(cid, user.id, user.post) for cid, user in pairs]
+
+
+def _write_allocation(actor_id: int, seats: Sequence[tuple[int, int, str]]) -> list[tuple[int, int]]:
+    """One guarded UPDATE … RETURNING per staff member (and per UPDATE_CHUNK customers), never one per customer:
+    a customer claimed meanwhile keeps its claimant. Writes the allocation records; returns (customer, user) won."""
+    by_user: dict[int, list[int]] = defaultdict(list)
+    post_of: dict[int, str] = {}
+    for cid, user_id, post in seats:
+        by_user[user_id].append(cid)
+        post_of[user_id] = post
+    table = Customer.__table__
+    won: list[tuple[int, int]] = []
+    for user_id, ids in by_user.items():
+        for start in range(0, len(ids), UPDATE_CHUNK):
+            chunk = ids[start:start + UPDATE_CHUNK]
+            rows = db.session.execute(
+                update(table).where(table.c.id.in_(chunk), table.c.maintainer_id.is_(None))
+                .values(maintainer_id=user_id, version=table.c.version + 1).returning(table.c.id)).scalars().all()
+            won.extend((cid, user_id) for cid in rows)
+    if won:
+        now = utcnow()
+        db.session.execute(insert(CustomerClaim), [
+            {"customer_id": cid, "user_id": user_id, "post": post_of[user_id], "kind": "allocation", "state": "done",
+             "by_id": actor_id, "created_at": now} for cid, user_id in won])
+    return won
+
+
+def _pool(actor: Any, tier: str | None):
+    pool = claim_pool(actor).where(Customer.duplicate_claim.is_(False))
+    return pool.where(Customer.tier.is_(None) if not tier else Customer.tier == tier)
+
+
 def allocate(actor: Any, *, tier: str | None, post: str, per_person: int) -> int:
     """R-08/R-14: hand the outlet's unmaintained customers of a tier to the staff of a post, round-robin,
-    at most `per_person` each, largest deposits first. Returns how many were allocated."""
+    at most `per_person` each, largest deposits first. With quotas (R-08/R-14, A-04) each person gets at most
+    (quota − customers of the tier he already maintains) and `per_person` may not exceed the quota. Returns how
+    many were allocated."""
     _check_head(actor, actor.outlet_id)
     if per_person < 1 or per_person > MAX_ALLOCATION:
         raise ClaimError(_("每人分配数量应在 1 到 %(n)d 之间", n=MAX_ALLOCATION))
@@ -157,32 +237,114 @@ def allocate(actor: Any, *, tier: str | None, post: str, per_person: int) -> int
         User.outlet_id == actor.outlet_id, User.post == post, User.active).order_by(User.id)).scalars().all()
     if not staff:
         raise ClaimError(_("本网点没有该岗位的在岗员工"))
-    pool = claim_pool(actor).where(Customer.duplicate_claim.is_(False))
-    pool = pool.where(Customer.tier.is_(None) if not tier else Customer.tier == tier)
-    limit = min(per_person * len(staff), MAX_ALLOCATION)
-    ids = list(db.session.execute(pool.with_only_columns(Customer.id)
+    caps = {u.id: per_person for u in staff}
+    table = quotas(actor) if tier else None  # customers not yet tiered are outside every quota
+    if table is not None:
+        quota = table.get((tier, post), 0)
+        if quota == 0:
+            raise ClaimError(_("按本分行的包户配额，%(post)s不维护 %(tier)s 层客户", post=post_label(post), tier=tier))
+        if per_person > quota:
+            raise ClaimError(_("每人分配数量不能超过配额：%(post)s每人维护 %(tier)s 层客户 %(n)d 户",
+                               post=post_label(post), tier=tier, n=quota))
+        held = _held([u.id for u in staff], [tier])
+        caps = {u.id: min(per_person, quota - held.get((u.id, tier), 0)) for u in staff}
+        if all(n <= 0 for n in caps.values()):
+            raise ClaimError(_("%(post)s的 %(tier)s 层客户均已达到配额 %(n)d 户，无需再分配",
+                               post=post_label(post), tier=tier, n=quota))
+    limit = min(sum(n for n in caps.values() if n > 0), MAX_ALLOCATION)
+    ids = list(db.session.execute(_pool(actor, tier).with_only_columns(Customer.id)
                                   .order_by(Customer.deposit_balance.desc(), Customer.id).limit(limit)).scalars())
-    pairs = [(cid, staff[i % len(staff)].id, staff[i % len(staff)].post) for i, cid in enumerate(ids)]
-    actor_id, outlet_id = actor.id, actor.outlet_id
+    seats = _seats(_round_robin(ids, staff, caps))
+    actor_id, outlet_id, staff_n = actor.id, actor.outlet_id, len(staff)
     audit_actor = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor
     _fresh_write()
-    done = 0
-    now = utcnow()
-    claims = []
-    for cid, user_id, user_post in pairs:
-        # Guarded per row: a customer claimed meanwhile keeps its claimant.
-        if db.session.execute(update(Customer).where(Customer.id == cid, Customer.maintainer_id.is_(None))
-                              .values(maintainer_id=user_id, version=Customer.version + 1)
-                              .execution_options(synchronize_session=False)).rowcount:
-            done += 1
-            claims.append({"customer_id": cid, "user_id": user_id, "post": user_post, "kind": "allocation",
-                           "state": "done", "by_id": actor_id, "created_at": now})
-    if claims:
-        db.session.execute(insert(CustomerClaim), claims)
+    done = len(_write_allocation(actor_id, seats))
     audit.record("customer.allocated", target=("outlet", outlet_id), actor=audit_actor,
-                 detail={"tier": tier or "", "post": post, "count": done, "staff": len(staff)})
+                 detail={"tier": tier or "", "post": post, "count": done, "staff": staff_n,
+                         "quota": table.get((tier, post)) if table else None})
     db.session.commit()
     return done
+
+
+@dataclass
+class QuotaCell:
+    quota: int  # per person
+    staff: int  # active staff of the post in the outlet
+    room: int  # customers of the tier the post's staff may still be given (quota − held, summed)
+
+
+def quota_overview(actor: Any, table: dict[tuple[str, str], int]) -> tuple[list[str], list[tuple[str, dict]]]:
+    """For the head's page: the quota tiers (top first) and, per claim-order post with any quota, each tier's
+    quota, staff count and room left. Two aggregates, whatever the outlet's size."""
+    tiers = list(dict.fromkeys(t for t, _ in table))
+    posts = [p for p in CLAIM_ORDER if any((t, p) in table for t in tiers)]
+    staff = db.session.execute(select(User.id, User.post).where(
+        User.outlet_id == actor.outlet_id, User.post.in_(posts), User.active)).all()
+    held = _held([uid for uid, _ in staff], tiers)
+    rows = []
+    for post in posts:
+        members = [uid for uid, p in staff if p == post]
+        cells = {t: QuotaCell(table[(t, post)], len(members),
+                              sum(max(0, table[(t, post)] - held.get((uid, t), 0)) for uid in members))
+                 for t in tiers if (t, post) in table}
+        rows.append((post, cells))
+    return tiers, rows
+
+
+def allocate_by_quota(actor: Any) -> dict[tuple[str, str], int]:
+    """R-08/R-14 in one action: for every tier (top first) and post (R-07 claim order) with a quota, deal the
+    outlet's unmaintained customers of the tier (largest deposits first) to the post's active staff until each
+    maintains `quota` customers of that tier. Customers someone maintains stay with him (A-03). Reads first (one
+    pool query per tier), then one guarded UPDATE per staff member, one INSERT of the records, one audit row.
+    Returns {(tier, post): customers allocated}; at most MAX_ALLOCATION customers per action."""
+    _check_head(actor, actor.outlet_id)
+    table = quotas(actor)
+    if not table:
+        raise ClaimError(_("本分行尚未设置各岗位的包户配额"))
+    tiers = list(dict.fromkeys(t for t, _ in table))
+    posts = {p for _, p in table}
+    staff = db.session.execute(select(User).where(
+        User.outlet_id == actor.outlet_id, User.post.in_(posts), User.active).order_by(User.id)).scalars().all()
+    if not staff:
+        raise ClaimError(_("本网点没有设有配额岗位的在岗员工"))
+    held = _held([u.id for u in staff], tiers)
+    budget = MAX_ALLOCATION
+    planned: list[tuple[int, int, str]] = []
+    where: dict[int, tuple[str, str]] = {}
+    for tier in tiers:
+        shares = []
+        for post in CLAIM_ORDER:
+            quota = table.get((tier, post), 0)
+            members = [u for u in staff if u.post == post]
+            caps = {u.id: quota - held.get((u.id, tier), 0) for u in members}
+            room = sum(n for n in caps.values() if n > 0)
+            if quota and room:
+                shares.append((post, members, caps, room))
+        wanted = min(sum(room for *_, room in shares), budget)
+        if wanted <= 0:
+            continue
+        ids = list(db.session.execute(_pool(actor, tier).with_only_columns(Customer.id)
+                                      .order_by(Customer.deposit_balance.desc(), Customer.id).limit(wanted)).scalars())
+        budget -= len(ids)
+        offset = 0
+        for post, members, caps, room in shares:  # the senior post takes the best customers of the tier first
+            part = ids[offset:offset + room]
+            offset += len(part)
+            seats = _seats(_round_robin(part, members, caps))
+            planned.extend(seats)
+            where.update({cid: (tier, post) for cid, _, _ in seats})
+    actor_id, outlet_id, staff_n = actor.id, actor.outlet_id, len(staff)
+    audit_actor = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor
+    _fresh_write()
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for cid, _user in _write_allocation(actor_id, planned):
+        counts[where[cid]] += 1
+    result = {key: counts[key] for key in table if counts.get(key)}
+    audit.record("customer.allocated_by_quota", target=("outlet", outlet_id), actor=audit_actor,
+                 detail={"count": sum(result.values()), "staff": staff_n,
+                         "by_tier_post": {f"{t}/{p}": n for (t, p), n in result.items()}})
+    db.session.commit()
+    return result
 
 
 def handover(actor: Any, from_id: int, to_id: int) -> int:

@@ -1,4 +1,5 @@
-"""The segmentation plugin's tables: tier ladders, custom rules, runs, tier history, segment tags, saved lists."""
+"""The segmentation plugin's tables: tier ladders, custom rules, runs, tier history, segment tags, saved lists,
+per-post tier quotas (R-08/R-14) and 5C1S ratings (S-13)."""
 
 from __future__ import annotations
 
@@ -104,6 +105,9 @@ class SegmentationTag(db.Model):
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
     tier: Mapped[str | None] = mapped_column(String(20))
     bits: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The one primary personal segment (S-01–S-05 by the precedence S-03 > S-04 > S-02 > S-01 > S-05), a
+    # segment key such as "family_business"; NULL when the customer is in none of the five.
+    primary_segment: Mapped[str | None] = mapped_column(String(40))
 
 
 class SegmentationList(db.Model):
@@ -137,6 +141,38 @@ class SegmentationListMember(db.Model):
                                              autoincrement=False)
 
 
+class SegmentationQuota(db.Model):
+    """R-08/R-14 (A-04): how many customers of a tier each staff member of a post maintains, per 分行. No row (or
+    0) for a post and tier: that post gets none of the tier, once the 分行 has any quota at all."""
+
+    __tablename__ = "segmentation_quota"
+
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), primary_key=True)
+    post: Mapped[str] = mapped_column(String(30), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(20), primary_key=True)  # a SegmentationTier.code
+    quota: Mapped[int] = mapped_column(Integer)
+
+
+class SegmentationRating(db.Model):
+    """One 5C1S grading of a customer (S-13): the factor scores (1–5, labels as they were), the total and the
+    grade given with the 分行's cut-offs of the day. Ratings are kept: the customer's latest row counts."""
+
+    __tablename__ = "segmentation_rating"
+    __table_args__ = (Index("ix_segmentation_rating_customer_id", "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    scores: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)  # [[factor label, score], …]
+    total: Mapped[int] = mapped_column(Integer)
+    grade: Mapped[str] = mapped_column(String(10))  # quality | prospect | excluded
+    note: Mapped[str | None] = mapped_column(String(200))
+    rated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    rated_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+
+    rated_by: Mapped[User | None] = relationship()
+
+
 def _of_visible_customers(column: Any):
     from crm.access import scoped
 
@@ -146,3 +182,4 @@ def _of_visible_customers(column: Any):
 # History and tags are visible exactly where the customer is (design §4).
 register_scope(SegmentationTierChange, ScopeSpec(custom=_of_visible_customers(SegmentationTierChange.customer_id)))
 register_scope(SegmentationTag, ScopeSpec(custom=_of_visible_customers(SegmentationTag.customer_id)))
+register_scope(SegmentationRating, ScopeSpec(custom=_of_visible_customers(SegmentationRating.customer_id)))

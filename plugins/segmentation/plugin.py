@@ -14,6 +14,9 @@ from plugins.segmentation.services import DEFAULT_SETTINGS
 
 VIEW_POSTS = ("admin", "branch_admin", "branch_head", "marketing", "sub_branch_president", "retail_vp",
               "outlet_head", "outlet_deputy", "supervisor")
+# Who grades customers with 5C1S (S-13): the people who know them — managers and the customer managers.
+RATE_POSTS = ("admin", "branch_admin", "outlet_head", "outlet_deputy", "supervisor", "corporate_rm", "personal_rm",
+              "wealth_manager")
 
 
 class SegmentationPlugin:
@@ -35,6 +38,7 @@ class SegmentationPlugin:
         return [
             Permission("segmentation.view", _l("查看客户分层与分群"), posts=VIEW_POSTS),
             Permission("segmentation.manage", _l("设置分层阶梯、分群规则并重算"), posts=("admin", "branch_admin")),
+            Permission("segmentation.rate", _l("为客户做5C1S评级"), posts=RATE_POSTS),
         ]
 
     @hookimpl
@@ -54,6 +58,13 @@ class SegmentationPlugin:
     def crm_customer_panels(self, customer, user, branch):
         return [Panel("segmentation.tiers", _l("分层与分群"), url_for("segmentation.panel", customer_id=customer.id),
                       weight=20, wide=False)]
+
+    @hookimpl
+    def crm_allocation_quotas(self, user, branch):
+        # Called only for 分行 that enable this plugin (core asks the enabled plugins of the head's 分行).
+        from plugins.segmentation.services import quotas
+
+        return (quotas(branch.id) or None) if branch is not None else None
 
     @hookimpl
     def crm_dashboard_widgets(self, user, branch):

@@ -1,4 +1,5 @@
-"""Segment rules and the tier ladder compiled to SQLAlchemy expressions over Customer (S-01–S-06, S-08, S-12)."""
+"""Segment rules and the tier ladder compiled to SQLAlchemy expressions over Customer (S-01–S-06, S-08, S-12,
+5C1S grades of S-13)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, case, false, literal, or_
+from sqlalchemy import String, and_, case, false, func, literal, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from crm.contrib import SegmentRule
@@ -181,6 +182,54 @@ def has_loan(params: dict[str, Any]) -> ColumnElement[bool]:
     return Customer.has_loan.is_(True)
 
 
+# ---------------------------------------------------------------- 5C1S grades (S-13, A-26)
+
+# Standard 5C plus a sixth factor "1S" the source leaves undefined (A-26): its label is the 分行's to choose.
+DEFAULT_FACTORS = ("品德（Character）", "能力（Capacity）", "资本（Capital）", "担保（Collateral）",
+                   "环境（Conditions）", "服务潜力(S)")
+SCORE_MIN, SCORE_MAX = 1, 5
+GRADES = {"quality": _l("优质客户"), "prospect": _l("准客户"), "excluded": _l("不予考虑")}
+
+
+def grade_of(total: int, quality: int, prospect: int) -> str:
+    """S-13: total ≥ quality line → 优质客户; ≥ prospect line → 准客户; below → 不予考虑 (lines inclusive)."""
+    if total >= quality:
+        return "quality"
+    return "prospect" if total >= prospect else "excluded"
+
+
+def _latest_totals() -> Any:
+    """(customer_id, total) of every customer's latest 5C1S rating: the highest id per customer."""
+    from plugins.segmentation.models import SegmentationRating as R
+
+    latest = select(func.max(R.id)).group_by(R.customer_id)
+    return select(R.customer_id).where(R.id.in_(latest))
+
+
+def fivec(grade: str) -> Callable[[dict[str, Any]], ColumnElement[bool]]:
+    """S-13: customers whose latest 5C1S rating has the grade under the 分行's current cut-offs. One uncorrelated
+    subquery over the (small) ratings table: the database evaluates it once per statement, not per customer."""
+
+    def compile_grade(params: dict[str, Any]) -> ColumnElement[bool]:
+        from plugins.segmentation.models import SegmentationRating as R
+
+        quality, prospect = int(params["fivec_quality"]), int(params["fivec_prospect"])
+        band = {"quality": R.total >= quality,
+                "prospect": and_(R.total >= prospect, R.total < quality),
+                "excluded": R.total < prospect}[grade]
+        return Customer.id.in_(_latest_totals().where(band))
+
+    compile_grade.__name__ = f"fivec_{grade}"
+    return compile_grade
+
+
+# ---------------------------------------------------------------- the primary personal segment (S-01–S-05)
+
+# "A customer may carry several tags; suggested precedence for a single primary tag: S-03 > S-04 > S-02 > S-01 >
+# S-05" (spec §5.1).
+PRIMARY_PRECEDENCE = ("family_business", "small_business", "gov_exec_pro", "retired_affluent", "post80_90")
+
+
 SETTING_PARAMS = ("affluent_aum", "freelance_aum", "family_business_occupations", "small_business_occupations",
                   "small_business_revenue", "birth_year_from", "birth_year_to", "revenue_currency",
                   "revenue_fx_rate", "revenue_large", "revenue_mid", "revenue_small")
@@ -198,6 +247,9 @@ BUILTIN_RULES: tuple[SegmentRule, ...] = (
     SegmentRule("corp_micro", _l("对公微小客户"), revenue_band("micro"), SETTING_PARAMS[7:]),
     SegmentRule("no_loan", _l("无贷户"), no_loan),
     SegmentRule("has_loan", _l("有贷户"), has_loan),
+    SegmentRule("5c1s_quality", _l("优质客户"), fivec("quality"), ("fivec_quality", "fivec_prospect")),
+    SegmentRule("5c1s_prospect", _l("准客户"), fivec("prospect"), ("fivec_quality", "fivec_prospect")),
+    SegmentRule("5c1s_excluded", _l("不予考虑"), fivec("excluded"), ("fivec_quality", "fivec_prospect")),
 )
 
 

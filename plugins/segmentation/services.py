@@ -1,8 +1,10 @@
-"""Segmentation services: ladders, parameters, custom rules, and the set-based recompute (no request object)."""
+"""Segmentation services: ladders, parameters, custom rules, the set-based recompute, per-post tier quotas
+(R-08/R-14) and 5C1S ratings (S-13) (no request object)."""
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -12,33 +14,51 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import BigInteger, DateTime, Integer, and_, case, delete, false, func, insert, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    String,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement
 
 from crm import audit
 from crm.access import scope_filter, scoped
 from crm.extensions import db
-from crm.models import Branch, Customer, Outlet
-from crm.roles import SCOPE_ALL, SCOPE_BRANCH
+from crm.models import Branch, Customer, Outlet, User
+from crm.roles import CLAIM_ORDER, SCOPE_ALL, SCOPE_BRANCH, post_label
 from crm.timeutil import utcnow
 from plugins.segmentation import rules
 from plugins.segmentation.models import (
     SegmentationCustomRule,
     SegmentationList,
     SegmentationListMember,
+    SegmentationQuota,
+    SegmentationRating,
     SegmentationRun,
     SegmentationSlot,
     SegmentationTag,
     SegmentationTier,
     SegmentationTierChange,
 )
-from plugins.segmentation.rules import BUILTIN_RULES, CUSTOM_RULE, RuleError, Tier
+from plugins.segmentation.rules import BUILTIN_RULES, CUSTOM_RULE, PRIMARY_PRECEDENCE, RuleError, Tier
 
 log = logging.getLogger(__name__)
 NAME = "segmentation"
 BITS = 63  # segmentation_tag.bits is a BIGINT; bit 63 would make it negative, so 0–62
-MAX_CUSTOM_RULES = 40  # 11 built-in segments + 40 custom ones leave 12 bits for rules other plugins contribute
+MAX_CUSTOM_RULES = 40  # 14 built-in segments + 40 custom ones leave 9 bits for rules other plugins contribute
+PRIMARY = "primary:"  # segment keys of the primary personal segment, e.g. "primary:family_business"
 
 
 class SegmentationError(ValueError):
@@ -214,6 +234,7 @@ def segments_for(branch_id: int, enabled: frozenset[str] | None = None) -> list[
 
 def segment_labels(branch_id: int) -> dict[str, str]:
     labels = {str(r.name): str(r.label) for r in BUILTIN_RULES}
+    labels.update({PRIMARY + k: str(_l("主标签：%(name)s", name=labels[k])) for k in PRIMARY_PRECEDENCE})
     reg = registry()
     labels.update({f"{p}:{r.name}"[:40]: str(r.label) for p, r in reg.segment_rules if p != NAME})
     rows = db.session.execute(select(SegmentationCustomRule.id, SegmentationCustomRule.name).where(
@@ -283,28 +304,44 @@ def _segment_dict(by_slot: dict[str, int], counts: list[int]) -> dict[str, int]:
     return {key: n for key, n in zip(by_slot, counts[-len(by_slot):] if by_slot else [], strict=True) if n}
 
 
-def _upsert_tags(select_stmt: Any) -> Any:
+def _upsert_tags(select_stmt: Any, customer_ids: Any) -> Any:
     """INSERT … SELECT into segmentation_tag; a customer already tagged is rewritten only if something changed."""
     dialect = db.session.get_bind().dialect.name
     table = SegmentationTag.__table__
-    columns = ["customer_id", "branch_id", "tier", "bits"]
+    columns = ["customer_id", "branch_id", "tier", "bits", "primary_segment"]
     if dialect not in ("sqlite", "postgresql"):  # no portable upsert: replace the rows
-        db.session.execute(delete(table).where(table.c.customer_id.in_(select_stmt.with_only_columns(Customer.id))))
+        db.session.execute(delete(table).where(table.c.customer_id.in_(customer_ids)))
         return insert(table).from_select(columns, select_stmt)
     stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table).from_select(columns, select_stmt)
     new = stmt.excluded
     return stmt.on_conflict_do_update(
         index_elements=[table.c.customer_id],
-        set_={"branch_id": new.branch_id, "tier": new.tier, "bits": new.bits},
+        set_={"branch_id": new.branch_id, "tier": new.tier, "bits": new.bits, "primary_segment": new.primary_segment},
         where=(table.c.bits != new.bits) | table.c.tier.is_distinct_from(new.tier)
-        | (table.c.branch_id != new.branch_id))
+        | (table.c.branch_id != new.branch_id) | table.c.primary_segment.is_distinct_from(new.primary_segment))
+
+
+def _tag_rows(customers: Any, branch_id: int, bits: ColumnElement[int], by_slot: dict[str, int]) -> Any:
+    """SELECT customer, 分行, tier, bits, primary segment for every customer of the scope. The bits are computed
+    once per customer in a derived table, and the primary personal segment is read from them: the first of
+    S-03 > S-04 > S-02 > S-01 > S-05 (spec §5.1) whose bit is set, NULL when none is. OFFSET 0 keeps SQLite and
+    PostgreSQL from folding the derived table into the outer SELECT, which would evaluate every rule once more for
+    each reference to the bits."""
+    sub = customers.with_only_columns(Customer.id.label("id"), Customer.tier.label("tier"),
+                                      bits.label("bits")).offset(0).subquery("tagged")
+    whens = [(sub.c.bits.bitwise_and(literal(1 << by_slot[k], BigInteger)) != 0, literal(k, String(40)))
+             for k in PRIMARY_PRECEDENCE if k in by_slot]
+    primary = case(*whens, else_=literal(None, String(40))) if whens else literal(None, String(40))
+    # WHERE true: SQLite would otherwise read the upsert's ON CONFLICT as a join constraint of the FROM.
+    return select(sub.c.id, literal(branch_id, Integer), sub.c.tier, sub.c.bits, primary).where(true())
 
 
 def recompute(actor: Any, branch_id: int) -> SegmentationRun:
     """Re-tier and re-tag every customer of the 分行 with a fixed number of statements, whatever its size:
     history INSERT … SELECT of the rows whose tier differs, an UPDATE of exactly those rows from the history,
-    one INSERT … SELECT of every customer's segment bits (rewriting only changed tags), and one aggregate over
-    the tags for the counts. No customer row is loaded into Python; the customer table is read twice."""
+    one INSERT … SELECT of every customer's segment bits and primary segment (rewriting only changed tags), and one
+    aggregate over the tags for the counts. No customer row is loaded into Python; the customer table is read
+    twice."""
     if not can_recompute(actor, branch_id):
         raise SegmentationError("只有能查看全分行客户的管理员才能重算分层")
     started = time.perf_counter()
@@ -341,15 +378,18 @@ def recompute(actor: Any, branch_id: int) -> SegmentationRun:
     bits: Any = literal(0, BigInteger)
     for key, bit in after_slots.items():
         bits = bits + case((by_key[key].expr, literal(1 << bit, BigInteger)), else_=literal(0, BigInteger))
-    db.session.execute(_upsert_tags(customers.with_only_columns(
-        Customer.id, literal(branch_id, Integer), Customer.tier, bits)))
-    # Customers who left the 分行 (moved outlet) are no longer counted here.
-    db.session.execute(delete(SegmentationTag).where(
-        in_tags, SegmentationTag.customer_id.not_in(customers.with_only_columns(Customer.id)))
-        .execution_options(synchronize_session=False))
+    customer_ids = customers.with_only_columns(Customer.id)
+    db.session.execute(_upsert_tags(_tag_rows(customers, branch_id, bits, after_slots), customer_ids))
 
     codes = [t.code for t in tiers]
     counts = _bit_counts(in_tags, after_slots, codes)
+    # Every customer of the 分行 has a tag now; more tags than customers means some customers left the 分行 (moved
+    # outlet): their tags go, and they are no longer counted here. Two index counts instead of an anti-join of
+    # every tag against every customer at each recompute.
+    if counts[0] != db.session.execute(select(func.count()).select_from(customer_ids.subquery())).scalar_one():
+        db.session.execute(delete(SegmentationTag).where(in_tags, SegmentationTag.customer_id.not_in(customer_ids))
+                           .execution_options(synchronize_session=False))
+        counts = _bit_counts(in_tags, after_slots, codes)
     moves = db.session.execute(
         select(SegmentationTierChange.old_tier, SegmentationTierChange.new_tier, func.count())
         .where(SegmentationTierChange.run_id == run.id)
@@ -397,17 +437,41 @@ def scope_segment_counts(user: Any, branch_id: int) -> dict[str, int]:
         and_(SegmentationTag.branch_id == branch_id, SegmentationTag.customer_id.in_(visible)), by_slot))
 
 
+def scope_primary_counts(user: Any, branch_id: int) -> dict[str, int]:
+    """Customers per primary personal segment ("primary:<key>") in the user's scope, one aggregate."""
+    visible = scoped(Customer, user).with_only_columns(Customer.id)
+    cols = [func.sum(case((SegmentationTag.primary_segment == k, 1), else_=0)) for k in PRIMARY_PRECEDENCE]
+    row = db.session.execute(select(*cols).where(SegmentationTag.branch_id == branch_id,
+                                                 SegmentationTag.primary_segment.is_not(None),
+                                                 SegmentationTag.customer_id.in_(visible))).one()
+    return {PRIMARY + k: int(n) for k, n in zip(PRIMARY_PRECEDENCE, row, strict=True) if n}
+
+
 def customer_segments(customer_id: int, user: Any) -> list[str]:
+    return customer_tag(customer_id, user)[0]
+
+
+def customer_tag(customer_id: int, user: Any) -> tuple[list[str], str | None]:
+    """The customer's segments (keys) and primary personal segment at the last recompute."""
     tag = db.session.execute(scoped(SegmentationTag, user).with_only_columns(
-        SegmentationTag.branch_id, SegmentationTag.bits).where(SegmentationTag.customer_id == customer_id)).first()
+        SegmentationTag.branch_id, SegmentationTag.bits, SegmentationTag.primary_segment)
+        .where(SegmentationTag.customer_id == customer_id)).first()
     if tag is None:
-        return []
-    return sorted(key for key, bit in slots(tag.branch_id).items() if tag.bits >> bit & 1)
+        return [], None
+    keys = [key for key, bit in slots(tag.branch_id).items() if tag.bits >> bit & 1]
+    order = {k: i for i, k in enumerate(PRIMARY_PRECEDENCE)}
+    return sorted(keys, key=lambda k: (order.get(k, len(order)), k)), tag.primary_segment
 
 
 def in_segment(branch_id: int, key: str) -> ColumnElement[bool]:
     """WHERE clause on Customer: the members of a segment at the 分行's last recompute (for lists and other
-    plugins, combined with the reader's scope). An unknown segment has no members."""
+    plugins, combined with the reader's scope). "primary:<segment>" keys select the customers whose primary
+    personal segment it is. An unknown segment has no members."""
+    if key.startswith(PRIMARY):
+        if key[len(PRIMARY):] not in PRIMARY_PRECEDENCE:
+            return false()
+        return Customer.id.in_(select(SegmentationTag.customer_id).where(
+            SegmentationTag.branch_id == branch_id, SegmentationTag.primary_segment == key[len(PRIMARY):]))
     bit = slots(branch_id).get(key)
     if bit is None:
         return false()
@@ -443,7 +507,9 @@ def save_list(actor: Any, branch_id: int, name: str, segment: str, kind: str) ->
         raise SegmentationError("请填写名单名称（不超过50个字）")
     if kind not in LIST_KINDS:
         raise SegmentationError("请选择名单类型：快照或实时")
-    if segment not in slots(branch_id):
+    computed = slots(branch_id)
+    if segment not in computed and not (segment.startswith(PRIMARY) and computed
+                                        and segment[len(PRIMARY):] in PRIMARY_PRECEDENCE):
         raise SegmentationError("该分群尚未计算，请先重算分层与分群")
     if db.session.execute(select(SegmentationList.id).where(
             SegmentationList.branch_id == branch_id, SegmentationList.name == name)).first() is not None:
@@ -514,6 +580,8 @@ def list_sizes_in_scope(user: Any, rows: Sequence[SegmentationList]) -> dict[int
             .group_by(SegmentationListMember.list_id)).all())
     for branch_id in {r.branch_id for r in rows if r.kind == "live"}:
         counts = scope_segment_counts(user, branch_id)
+        if any(r.segment.startswith(PRIMARY) for r in rows if r.kind == "live" and r.branch_id == branch_id):
+            counts.update(scope_primary_counts(user, branch_id))
         out.update({r.id: counts.get(r.segment, 0) for r in rows if r.kind == "live" and r.branch_id == branch_id})
     return out
 
@@ -535,6 +603,161 @@ def count_matching(actor: Any, branch_id: int, expr: ColumnElement[bool]) -> int
 def ordered_tiers(branch_id: int, extra: list[str]) -> list[str]:
     codes = [t.code for t in ladder(branch_id)]
     return codes + sorted(c for c in set(extra) if c not in codes)
+
+
+# ---------------------------------------------------------------- per-post tier quotas (R-08, R-14, A-04, S-12)
+
+MAX_QUOTA = 10_000  # customers of one tier one person may be given (the claims page's MAX_ALLOCATION)
+
+
+def quotas(branch_id: int) -> dict[tuple[str, str], int]:
+    """(tier code, post) → customers of that tier each staff member of the post maintains, for the tiers of the
+    分行's current ladder; in allocation order: top tier first, then the R-07 claim order. Empty: no quotas."""
+    rows = db.session.execute(select(SegmentationQuota.tier, SegmentationQuota.post, SegmentationQuota.quota)
+                              .where(SegmentationQuota.branch_id == branch_id, SegmentationQuota.quota > 0)).all()
+    if not rows:
+        return {}
+    stored = {(t, p): n for t, p, n in rows}
+    return {(t.code, post): stored[(t.code, post)] for t in ladder(branch_id) for post in CLAIM_ORDER
+            if (t.code, post) in stored}
+
+
+def parse_quota_grid(tiers: Sequence[str], cells: dict[tuple[str, str], str]) -> dict[tuple[str, str], int]:
+    """Validate the grid a user filled in: whole numbers 0–MAX_QUOTA, blank = 0 (that post gets none)."""
+    out: dict[tuple[str, str], int] = {}
+    for post in CLAIM_ORDER:
+        for code in tiers:
+            raw = (cells.get((code, post)) or "").strip().replace(",", "").replace("，", "")
+            if not raw:
+                continue
+            if not raw.isdigit() or int(raw) > MAX_QUOTA:
+                raise SegmentationError(f"“{post_label(post)} × {code}”的配额应为0到{MAX_QUOTA:,}之间的整数，"
+                                        f"不能填“{raw[:20]}”")
+            if int(raw):
+                out[(code, post)] = int(raw)
+    return out
+
+
+def save_quotas(actor: Any, branch_id: int, tier_codes: Sequence[str],
+                cells: dict[tuple[str, str], str]) -> dict[tuple[str, str], int]:
+    """Replace the 分行's quota table (validated first, written second, one audit row). `tier_codes` are the
+    columns the form was drawn with: if the ladder changed meanwhile, nothing is saved."""
+    codes = [t.code for t in ladder(branch_id)]
+    if list(tier_codes) != codes:
+        raise SegmentationError("分层阶梯已变更，请刷新页面后重新填写配额")
+    grid = parse_quota_grid(codes, cells)
+    db.session.execute(delete(SegmentationQuota).where(SegmentationQuota.branch_id == branch_id))
+    db.session.add_all(SegmentationQuota(branch_id=branch_id, post=post, tier=code, quota=n)
+                       for (code, post), n in grid.items())
+    audit.record("segmentation.quotas_saved", target=("branch", branch_id), actor=actor,
+                 detail={"quotas": {f"{code}/{post}": n for (code, post), n in grid.items()}})
+    db.session.commit()
+    return grid
+
+
+# S-12: "head/corporate RM take the top tier, counters and back office the lower tiers (following claim order
+# seniority)". Supervisors and personal RMs sit in the middle: the top tier of a two-tier ladder.
+SUGGESTED_LEVEL = {"outlet_head": "top", "corporate_rm": "top", "supervisor": "middle", "personal_rm": "middle",
+                   "lobby_manager": "bottom", "low_counter_teller": "bottom", "high_counter_teller": "bottom",
+                   "back_office": "bottom"}
+
+
+def suggested_quotas(actor: Any, branch_id: int) -> dict[tuple[str, str], int]:
+    """A starting point, never saved by itself: each post maintains one tier (S-12 by seniority), and each tier's
+    customers of the 分行 (as the actor, who manages it, sees them) are shared evenly among the active staff of its
+    posts, rounded up to a multiple of 5. Two aggregates (customers per tier, staff per post), whatever the size."""
+    codes = [t.code for t in ladder(branch_id)]
+    if not codes:
+        return {}
+    index = {"top": 0, "middle": (len(codes) - 1) // 2, "bottom": len(codes) - 1}
+    tier_of_post = {post: codes[index[level]] for post, level in SUGGESTED_LEVEL.items()}
+    customers = dict(db.session.execute(scoped(Customer, actor).with_only_columns(Customer.tier, func.count())
+                                        .where(in_branch(branch_id)).group_by(Customer.tier)).all())
+    staff = dict(db.session.execute(select(User.post, func.count()).join(Outlet, Outlet.id == User.outlet_id).where(
+        Outlet.root_branch_id == branch_id, User.active, User.post.in_(CLAIM_ORDER)).group_by(User.post)).all())
+    out: dict[tuple[str, str], int] = {}
+    for code in codes:
+        posts = [p for p in CLAIM_ORDER if tier_of_post[p] == code]
+        people = sum(staff.get(p, 0) for p in posts) or len(posts)
+        each = max(5, math.ceil(customers.get(code, 0) / max(people, 1) / 5) * 5)
+        for post in posts:
+            out[(code, post)] = min(each, MAX_QUOTA)
+    return out
+
+
+# ---------------------------------------------------------------- 5C1S grading (S-13, A-26)
+
+MIN_FACTORS, MAX_FACTORS = 2, 8
+
+
+def fivec_settings(branch_id: int) -> tuple[list[str], int, int]:
+    """The 分行's factors and its two cut-offs (quality line, prospect line; both inclusive)."""
+    params = settings(branch_id)
+    return list(params["fivec_factors"]), int(params["fivec_quality"]), int(params["fivec_prospect"])
+
+
+def save_fivec(actor: Any, branch_id: int, factors: Sequence[str], quality: str, prospect: str) -> None:
+    """Validate and store the 分行's 5C1S factors (2–8 named factors, each scored 1–5) and cut-offs: the
+    prospect line above the lowest possible total, the quality line above it and not above the highest total."""
+    names = [f.strip() for f in factors if (f or "").strip()]
+    if not MIN_FACTORS <= len(names) <= MAX_FACTORS:
+        raise SegmentationError(f"评级因素应为{MIN_FACTORS}到{MAX_FACTORS}个")
+    if any(len(n) > 20 for n in names):
+        raise SegmentationError("每个评级因素的名称不能超过20个字")
+    if len(set(names)) != len(names):
+        raise SegmentationError("评级因素的名称不能重复")
+    lines = []
+    for raw, what in ((quality, "优质客户的总分下限"), (prospect, "准客户的总分下限")):
+        text = (raw or "").strip()
+        if not text.isdigit():
+            raise SegmentationError(f"{what}应为整数，不能填“{text[:20]}”")
+        lines.append(int(text))
+    q, pr = lines
+    low, high = len(names) * rules.SCORE_MIN, len(names) * rules.SCORE_MAX
+    if not low < pr < q <= high:
+        raise SegmentationError(f"分档须满足：准客户下限高于{low}分，优质客户下限高于准客户下限且不超过{high}分"
+                                f"（{len(names)}个因素，每项1–5分，总分{low}–{high}分）")
+    registry().set_settings(NAME, branch_id, {"fivec_factors": names, "fivec_quality": q, "fivec_prospect": pr},
+                            actor.id)
+    audit.record("segmentation.fivec_saved", target=("branch", branch_id), actor=actor,
+                 detail={"factors": names, "quality": q, "prospect": pr})
+    db.session.commit()
+
+
+def rate(actor: Any, customer: Customer, raw_scores: Sequence[str], note: str = "") -> SegmentationRating:
+    """Record a 5C1S rating of a customer the actor may see (the caller loaded it through the scope). Every factor
+    1–5; the grade follows the 分行's cut-offs of today. Earlier ratings are kept as history."""
+    branch_id = customer.outlet.root_branch_id
+    factors, quality, prospect = fivec_settings(branch_id)
+    if len(raw_scores) != len(factors):
+        raise SegmentationError("评级因素已变更，请刷新后重新评分")
+    scores: list[list[Any]] = []
+    for name, raw in zip(factors, raw_scores, strict=True):
+        text = (raw or "").strip()
+        if not text:
+            raise SegmentationError(f"请为“{name}”打分（1–5分）")
+        if not text.isdigit() or not rules.SCORE_MIN <= int(text) <= rules.SCORE_MAX:
+            raise SegmentationError(f"“{name}”的得分应为1到5之间的整数")
+        scores.append([name, int(text)])
+    note = (note or "").strip()
+    if len(note) > 200:
+        raise SegmentationError("备注不能超过200个字")
+    total = sum(n for _, n in scores)
+    row = SegmentationRating(customer_id=customer.id, branch_id=branch_id, scores=scores, total=total,
+                             grade=rules.grade_of(total, quality, prospect), note=note or None,
+                             rated_by_id=actor.id, rated_at=utcnow())
+    db.session.add(row)
+    db.session.flush()
+    audit.record("segmentation.rated", target=("customer", customer.id), actor=actor,
+                 detail={"rating": row.id, "total": total, "grade": row.grade, "scores": [n for _, n in scores]})
+    db.session.commit()
+    return row
+
+
+def ratings(customer_id: int, user: Any, limit: int = 10) -> list[SegmentationRating]:
+    """The customer's 5C1S ratings, newest first (through the scope: another outlet's customer has none)."""
+    return list(db.session.execute(scoped(SegmentationRating, user).where(
+        SegmentationRating.customer_id == customer_id).order_by(SegmentationRating.id.desc()).limit(limit)).scalars())
 
 
 PARAM_LABELS = {
@@ -565,6 +788,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "revenue_large": Decimal("2000000000"),
     "revenue_mid": Decimal("50000000"),
     "revenue_small": Decimal("2500000"),
+    "fivec_factors": list(rules.DEFAULT_FACTORS),
+    "fivec_quality": 24,  # S-13: quality ≥ 24 of 30
+    "fivec_prospect": 15,  # prospect 15–23, excluded < 15
 }
 
 

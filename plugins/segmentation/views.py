@@ -1,4 +1,5 @@
-"""Segmentation pages: ladder and rule editors, recompute, saved customer lists, the panel and the widget."""
+"""Segmentation pages: ladder, rule, quota and 5C1S editors, recompute, saved customer lists, the panel (with the
+5C1S rating form) and the widget."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from crm.access import can, get_or_404, policy, scoped
 from crm.customers import services as customers
 from crm.extensions import db
 from crm.models import Branch, Customer, User
+from crm.roles import CLAIM_ORDER, POST_BY_CODE
 from crm.web import toast
 from plugins.segmentation import rules, services
 from plugins.segmentation.rules import RuleError
@@ -37,10 +39,24 @@ def _conditions(form: Any) -> list[tuple[str, str, str]]:
     return list(zip(form.getlist("field"), form.getlist("op"), form.getlist("value"), strict=False))
 
 
+def _quota_ctx(branch: Branch, values: dict[tuple[str, str], Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """The quota grid: rows = the R-07 claim-order posts, columns = the 分行's tiers (top first)."""
+    codes = [t.code for t in services.ladder(branch.id)]
+    if values is None:
+        values = services.quotas(branch.id)
+    return dict(branch=branch, quota_tiers=codes, quota_posts=[(p, POST_BY_CODE[p].label) for p in CLAIM_ORDER],
+                quota_values=values, can_manage=can("segmentation.manage"), **extra)
+
+
 def _page(branch: Branch, status: int = 200, **errors: Any):
     labels = services.segment_labels(branch.id)
     tier_counts = dict(services.scope_tier_counts(current_user))
     seg_counts = services.scope_segment_counts(current_user, branch.id)
+    seg_counts.update(services.scope_primary_counts(current_user, branch.id))
+    factors, quality, prospect = services.fivec_settings(branch.id)
+    quota = _quota_ctx(branch, errors.pop("quota_values", None), quota_error=errors.pop("quota_error", None))
+    quota.pop("branch")
+    quota.pop("can_manage")
     tiers = services.ladder(branch.id)
     params = services.settings(branch.id)
     ladder_rows = errors.pop("ladder_rows", None) or [(t.code, t.name, "" if t.min_amount is None else
@@ -55,7 +71,10 @@ def _page(branch: Branch, status: int = 200, **errors: Any):
         currencies=services.CURRENCIES, can_manage=can("segmentation.manage"),
         can_recompute=can("segmentation.manage") and services.can_recompute(current_user, branch.id),
         admin_branches=_admin_branches(), form=errors.pop("form", None), computed=services.slots(branch.id),
-        list_kinds=services.LIST_KINDS, **errors), status
+        list_kinds=services.LIST_KINDS, primary_keys=rules.PRIMARY_PRECEDENCE, primary=services.PRIMARY,
+        fivec_factors=errors.pop("fivec_factors", None) or factors,
+        fivec_quality=errors.pop("fivec_quality", quality), fivec_prospect=errors.pop("fivec_prospect", prospect),
+        max_factors=services.MAX_FACTORS, **quota, **errors), status
 
 
 def _admin_branches() -> list[Branch]:
@@ -158,17 +177,98 @@ def recompute():
     return _back(branch)
 
 
+# ---------------------------------------------------------------- per-post tier quotas (R-08, R-14, A-04)
+
+def _quota_cells(form: Any, codes: list[str]) -> dict[tuple[str, str], str]:
+    """Cells are named q-<post>-<column>: the column index of the tier the grid was drawn with."""
+    return {(code, post): form.get(f"q-{post}-{i}", "") for post in CLAIM_ORDER for i, code in enumerate(codes)}
+
+
+@bp.route("/quotas", methods=["POST"])
+@policy(permission="segmentation.manage")
+def save_quotas():
+    branch = _branch()
+    codes = request.form.getlist("tier_code")
+    cells = _quota_cells(request.form, codes)
+    try:
+        grid = services.save_quotas(current_user, branch.id, codes, cells)
+    except services.SegmentationError as exc:
+        db.session.rollback()
+        return _page(branch, 422, quota_error=str(exc), quota_values=cells)
+    toast(_("包户配额已保存：%(n)s 个岗位 × 层级设有配额", n=len(grid)) if grid
+          else _("包户配额已清空，分配不再受配额限制"))
+    return _back(branch)
+
+
+@bp.route("/quotas/suggest")
+@policy(permission="segmentation.manage")
+def suggest_quotas():
+    """The quota grid filled with the S-12 suggestion (an htmx swap of the card); nothing is saved."""
+    branch = _branch()
+    return render_template("segmentation/_quotas.html", suggested=True,
+                           **_quota_ctx(branch, services.suggested_quotas(current_user, branch.id)))
+
+
+# ---------------------------------------------------------------- 5C1S (S-13)
+
+@bp.route("/fivec", methods=["POST"])
+@policy(permission="segmentation.manage")
+def save_fivec():
+    branch = _branch()
+    f = request.form
+    factors = f.getlist("factor")
+    try:
+        services.save_fivec(current_user, branch.id, factors, f.get("quality", ""), f.get("prospect", ""))
+    except services.SegmentationError as exc:
+        db.session.rollback()
+        return _page(branch, 422, fivec_error=str(exc), fivec_factors=factors,
+                     fivec_quality=f.get("quality", ""), fivec_prospect=f.get("prospect", ""))
+    toast(_("5C1S评级设置已保存，重算后按新分档归入优质客户/准客户/不予考虑"))
+    return _back(branch)
+
+
+def _panel(customer: Customer, status: int = 200, **extra: Any):
+    branch_id = customer.outlet.root_branch_id
+    labels = services.segment_labels(branch_id)
+    history = services.tier_history(customer.id, current_user)
+    ratings = services.ratings(customer.id, current_user)
+    ids = {a for _, a in history if a} | {r.rated_by_id for r in ratings if r.rated_by_id}
+    actors = {u.id: u.name for u in db.session.execute(select(User).where(User.id.in_(ids))).scalars()} if ids else {}
+    segments, primary = services.customer_tag(customer.id, current_user)
+    factors, quality, prospect = services.fivec_settings(branch_id)
+    latest = ratings[0] if ratings else None
+    return render_template(
+        "segmentation/_panel.html", c=customer, labels=labels, history=history, actors=actors, segments=segments,
+        primary=primary, ratings=ratings, latest=latest, factors=factors, quality=quality, prospect=prospect,
+        grades=rules.GRADES, current_grade=rules.grade_of(latest.total, quality, prospect) if latest else None,
+        can_rate=can("segmentation.rate"), **extra), status
+
+
 @bp.route("/panel/<int:customer_id>")
 @policy("login")
 def panel(customer_id: int):
     customer = get_or_404(Customer, customer_id)  # through the scope: another outlet's customer is a 404
-    branch_id = customer.outlet.root_branch_id
-    labels = services.segment_labels(branch_id)
-    history = services.tier_history(customer.id, current_user)
-    actors = {u.id: u.name for u in db.session.execute(select(User).where(
-        User.id.in_({a for _, a in history if a}))).scalars()} if history else {}
-    return render_template("segmentation/_panel.html", c=customer, labels=labels, history=history, actors=actors,
-                           segments=services.customer_segments(customer.id, current_user))
+    return _panel(customer)
+
+
+@bp.route("/rating/<int:customer_id>", methods=["POST"])
+@policy(permission="segmentation.rate")
+def rate(customer_id: int):
+    """Record a 5C1S rating from the panel's form (htmx: the panel comes back; 422 with the error in Chinese)."""
+    customer = get_or_404(Customer, customer_id)
+    scores = request.form.getlist("score")
+    try:
+        row = services.rate(current_user, customer, scores, request.form.get("note", ""))
+    except services.SegmentationError as exc:
+        db.session.rollback()
+        if not request.headers.get("HX-Request"):
+            toast(str(exc), "danger")
+            return redirect(url_for("customers.detail", customer_id=customer_id))
+        return _panel(customer, 422, rate_error=str(exc), entered=scores, note=request.form.get("note", ""))
+    toast(_("5C1S评级已保存：总分 %(total)s，%(grade)s", total=row.total, grade=rules.GRADES[row.grade]))
+    if not request.headers.get("HX-Request"):
+        return redirect(url_for("customers.detail", customer_id=customer_id))
+    return _panel(get_or_404(Customer, customer_id))
 
 
 @bp.route("/widget")

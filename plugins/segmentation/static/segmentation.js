@@ -3,6 +3,11 @@
 (function () {
   "use strict";
 
+  // Tooltips are set as HTML: segment names are typed by users (custom rules), so they are escaped.
+  function esc(text) {
+    return window.echarts.format.encodeHTML(String(text));
+  }
+
   function draw(root) {
     if (!window.echarts || root.dataset.segReady) return;
     root.dataset.segReady = "1";
@@ -14,7 +19,7 @@
     if (pyramidBox && data.pyramid && data.pyramid.length) {
       var n = data.pyramid.length;
       echarts.init(pyramidBox).setOption({
-        tooltip: { trigger: "item", formatter: function (p) { return p.name + "：" + p.data.count; } },
+        tooltip: { trigger: "item", formatter: function (p) { return esc(p.name) + "：" + p.data.count; } },
         series: [{
           type: "funnel", sort: "ascending", left: "10%", width: "80%", minSize: "20%", gap: 2,
           label: { show: true, position: "inside", formatter: function (p) { return p.name + "\n" + p.data.count; } },
@@ -26,11 +31,11 @@
     if (barBox && data.segments && data.segments.length) {
       var segs = data.segments.slice(0, 12).reverse();
       echarts.init(barBox).setOption({
-        tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
         // Long segment names are cut at 9em (the full name is in the tooltip); the values are on the bars, so the
-        // value axis carries no labels that could collide.
+        // value axis carries no labels that could collide. The tooltip is plain text: ECharts' default one draws
+        // its colour dot with a style attribute, which the Content-Security-Policy blocks.
+        tooltip: { trigger: "item", formatter: function (p) { return esc(p.name) + "：" + p.value; } },
         grid: { left: 8, right: 48, top: 8, bottom: 8, containLabel: true },
-        tooltip: { trigger: "item" },
         xAxis: { type: "value", minInterval: 1, axisLabel: { show: false }, splitLine: { show: false } },
         yAxis: { type: "category", data: segs.map(function (d) { return d.name; }),
                  axisLabel: { width: 126, overflow: "truncate" } },

@@ -240,7 +240,7 @@ def test_custom_rules_are_capped_so_every_segment_keeps_a_bit(app, seg):
         services.save_custom_rule(seg.branch_admin2, seg.b2.id, "乙分行的", "and", [("vip", "eq", "是")])  # per 分行
     c = cust(seg.a, vip=True)
     run = recompute_as(seg.branch_admin1, seg.b1)
-    assert len(services.slots(seg.b1.id)) == 11 + 40 and len(set(services.slots(seg.b1.id).values())) == 51
+    assert len(services.slots(seg.b1.id)) == 14 + 40 and len(set(services.slots(seg.b1.id).values())) == 54
     assert sum(1 for k in members(c) if k.startswith("custom:")) == 40
     assert run.segments_after["no_loan"] == 1
 

@@ -70,9 +70,11 @@ def test_recompute_is_set_based_statement_count_does_not_grow_with_customers(app
     assert len(large.statements) == len(small.statements)  # …with the same statements
     text = " ".join(large.statements)
     assert "UPDATE customer SET" in text and "CASE WHEN" in text
-    # Every customer's segments in ONE statement (a bit per segment), not one INSERT per segment.
+    # Every customer's segments in ONE statement (a bit per segment: 14 built-in ones), not one INSERT per segment,
+    # with the primary personal segment as one more CASE (S-03 > S-04 > S-02 > S-01 > S-05) in the same scan.
     tags = [s for s in large.statements if s.startswith("INSERT INTO segmentation_tag")]
-    assert len(tags) == 1 and tags[0].count("CASE WHEN") == 11 and "ON CONFLICT" in tags[0]
+    assert len(tags) == 1 and tags[0].count("CASE WHEN") == 14 + 1 and "ON CONFLICT" in tags[0]
+    assert "primary_segment" in tags[0]
     assert not any(re.match(r"\s*SELECT customer\.id, customer\.outlet_id", s) for s in large.statements)
 
 
