@@ -101,6 +101,7 @@ def child(folder: Path, login: str, what: str) -> None:
     app = create_app({"TESTING": True, "INSTANCE_PATH": str(folder),
                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}"})
     with app.app_context():
+        from crm import pdf
         from crm.customers import ledger
 
         rm = db.session.execute(select(User).where(User.login == login)).scalar_one()
@@ -117,7 +118,7 @@ def child(folder: Path, login: str, what: str) -> None:
             size = out.stat().st_size
             marks["end"], cpu = time.perf_counter(), cpu_seconds() - cpu
             data = None
-            ledger.release_memory()  # as the job does once it is done: "after MB" is what the worker keeps
+            pdf.release_memory()  # as the job does once it is done: "after MB" is what the worker keeps
         elif what == "reference":
             from weasyprint import HTML
 

@@ -18,7 +18,26 @@ from sqlalchemy import text
 from crm import create_app
 from crm.extensions import db
 
-PG_URL = os.environ.get("CRM_TEST_DATABASE_URL")
+
+def _worker_database(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets a database of its own beside the configured one (test → test_gw0, …),
+    created on first use: workers truncate their tables between tests and must not see each other's rows."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+PG_URL = _worker_database(os.environ.get("CRM_TEST_DATABASE_URL") or None)
 PASSWORD = "Kaihu-2026x"  # strong enough for the password policy; used by every factory user
 TEST_PLUGINS = "tests.plugin_example"
 # Every built-in plugin (plugins/<name>/): the schema template holds their tables too, so a test that installs one
@@ -80,8 +99,15 @@ def schema_template(tmp_path_factory) -> str | None:
 
 
 def _truncate_pg() -> None:
-    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-    db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    """Empty every table and restart its ids. DELETE children-first instead of TRUNCATE: a test leaves a few rows in
+    a few tables, and DELETE on an (almost) empty table costs microseconds where TRUNCATE replaces every table's
+    files (0.12 s per test for ~90 tables). One round trip for the deletes, one for the sequences."""
+    conn = db.session.connection()
+    # audit_log is append-only (a trigger refuses DELETE, design §7); TRUNCATE is its one way to be emptied.
+    conn.exec_driver_sql("; ".join(f'DELETE FROM "{t.name}"' if t.name != "audit_log" else 'TRUNCATE "audit_log"'
+                                   for t in reversed(db.metadata.sorted_tables)))
+    conn.exec_driver_sql("SELECT setval(quote_ident(schemaname) || '.' || quote_ident(sequencename), 1, false) "
+                         "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL")
     db.session.commit()
 
 
@@ -285,3 +311,38 @@ def table_snapshot() -> dict[str, list]:
         rows = db.session.execute(table.select().order_by(*table.primary_key.columns)).all()
         snap[table.name] = [tuple(r) for r in rows]
     return snap
+
+
+# ---------------------------------------------------------------- browser tests (tests/browser/support.py)
+
+@pytest.fixture
+def live_url(app):
+    """The test's app served on a free port of 127.0.0.1 for Chromium; skipped without Chromium, except in CI."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from tests.browser.support import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is required in CI (bin/test installs Debian's chromium)")
+        pytest.skip("Debian chromium not installed")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.support import ARGS, CHROMIUM
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()

@@ -440,7 +440,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(50)
     (b"", "客户.csv", "空的"),
     (b"whatever", "客户.txt", "仅支持 .xlsx、.xls 或 .csv"),
     (b"a,b\n", "客户.pdf", "仅支持"),
-])
+], ids=lambda v: v if isinstance(v, str) else "data")  # zip bytes carry the time: ids from the texts (xdist)
 def test_a_file_that_is_not_a_spreadsheet_is_refused_clearly(org, data, filename, message):
     with pytest.raises(excel_import.SpreadsheetError) as exc:
         run(org.head_a, data, filename)

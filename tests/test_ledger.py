@@ -354,6 +354,11 @@ def test_job_lifecycle_queued_running_done_download(app, org, book, in_backgroun
         page = c.get(url).get_data(as_text=True)
         assert 'hx-trigger="every 1s"' in page and f'hx-get="{url}/progress"' in page
         assert "排队中" in page and "正在生成“甲网点”的包户包效客户台账" in page
+        # The four steps, none done yet, none under way while queued; the bar at 0 of 4.
+        steps = re.findall(r'data-step="(\w+)" data-done="(\w+)">\s*<i class="bi bi-([\w-]+)', page)
+        assert steps == [("loading", "no", "circle"), ("prepare", "no", "circle"), ("layout", "no", "circle"),
+                         ("writing", "no", "circle")], steps
+        assert '<progress class="progress mb-3" value="0" max="4"' in page
         fragment = c.get(url + "/progress", headers={"HX-Request": "true"}).get_data(as_text=True)
         assert "every 1s" in fragment and "<html" not in fragment
         assert c.get(url + "/ledger.pdf").status_code == 404  # nothing to download yet

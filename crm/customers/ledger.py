@@ -10,15 +10,12 @@ Rendering needs no request (it runs in a job's thread too) and reports its stage
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import io
-import logging
 import os
 import tempfile
-import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -382,7 +379,7 @@ def _render(data: Ledger, out: IO[bytes], progress: Progress | None) -> int:
     root = pdf.static_root()
     html = HTML(string=render_html(data), base_url=root.as_uri() + "/", url_fetcher=pdf.SafeFetcher(root))
     try:
-        with _pages_laid_out(report), _gc_paused():
+        with pdf.pages_laid_out(report), pdf.gc_paused():
             document = html.render()
         del html
         pages = len(document.pages)
@@ -394,95 +391,3 @@ def _render(data: Ledger, out: IO[bytes], progress: Progress | None) -> int:
         return pages
     finally:
         document = html = None  # noqa: F841 - the pages go as soon as they are written
-
-
-_gc_lock = threading.Lock()
-_gc_pause = {"renders": 0, "was_enabled": False}
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No automatic garbage collection while WeasyPrint lays out. As the document grows, Python runs a full
-    collection at every 25 % of growth; each one walks every box so far and frees next to nothing (the boxes are
-    alive until the layout is done): 500 customers, about 20 collections and a fifth of the layout's CPU. One
-    collection afterwards (above) frees what there is to free. The switch is process-wide, so other threads' cyclic
-    garbage waits for the end of the render too; concurrent renders share one pause."""
-    with _gc_lock:
-        if _gc_pause["renders"] == 0:
-            _gc_pause["was_enabled"] = gc.isenabled()
-            gc.disable()
-        _gc_pause["renders"] += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pause["renders"] -= 1
-            if _gc_pause["renders"] == 0 and _gc_pause["was_enabled"]:
-                gc.enable()
-
-
-def release_memory() -> None:
-    """Collect garbage and hand freed memory back to the system, so a web worker that rendered a big PDF does not
-    keep its peak size (glibc keeps freed memory in its arenas otherwise; elsewhere only the collection runs).
-    A full collection after a big render takes a second or two: call it once the user is no longer waiting."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).malloc_trim(0)
-
-
-# WeasyPrint renders in one call, but its documented `weasyprint.progress` logger names every step, and every page
-# when it is laid out ("Step 5 - Creating layout - Page %d"). A handler on it counts this thread's pages (another
-# thread may be rendering another PDF meanwhile). Should a later WeasyPrint word this differently, the count only
-# stays at 0: the stages around it are ours.
-_PROGRESS_LOG = logging.getLogger("weasyprint.progress")
-_LAYOUT_PAGE = "Step 5 - Creating layout - Page"
-_tap_lock = threading.Lock()
-_tap: dict[str, Any] = {"users": 0, "saved": None}
-
-
-class _PageCounter(logging.Handler):
-    def __init__(self, report: Progress) -> None:
-        super().__init__(logging.INFO)
-        self.thread = threading.get_ident()
-        self.report = report
-        self.pages = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread != self.thread or not isinstance(record.msg, str) or not record.msg.startswith(_LAYOUT_PAGE):
-            return
-        if "up-to-date" in record.msg or not record.args:
-            return
-        try:
-            page = int(record.args[0])  # type: ignore[index]
-        except (TypeError, ValueError, IndexError):
-            return
-        # A second pass (for "page x of y" and the contents' page numbers) re-lays out from page 1: keep the most.
-        if page > self.pages:
-            self.pages = page
-            self.report("layout", page)
-
-
-@contextlib.contextmanager
-def _pages_laid_out(report: Progress) -> Iterator[None]:
-    handler = _PageCounter(report)
-    with _tap_lock:
-        if _tap["users"] == 0:
-            _tap["saved"] = (_PROGRESS_LOG.level, _PROGRESS_LOG.propagate, _PROGRESS_LOG.disabled)
-            if not _PROGRESS_LOG.isEnabledFor(logging.INFO):
-                # Nobody asked for these records: let them reach our handler only, not the application's log.
-                _PROGRESS_LOG.setLevel(logging.INFO)
-                _PROGRESS_LOG.propagate = False
-            # logging.config.fileConfig (Alembic's env.py runs it) disables every logger that exists by then.
-            _PROGRESS_LOG.disabled = False
-        _tap["users"] += 1
-        _PROGRESS_LOG.addHandler(handler)
-    try:
-        yield
-    finally:
-        with _tap_lock:
-            _PROGRESS_LOG.removeHandler(handler)
-            _tap["users"] -= 1
-            if _tap["users"] == 0:
-                _PROGRESS_LOG.setLevel(_tap["saved"][0])
-                _PROGRESS_LOG.propagate, _PROGRESS_LOG.disabled = _tap["saved"][1:]
-                _tap["saved"] = None

@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
-from crm import audit, jobs
+from crm import audit, jobs, pdf
 from crm.access import can, get_or_404, policy, scoped
 from crm.customers import ledger
 from crm.customers.views import bp
@@ -211,7 +211,7 @@ def _start(job: dict[str, Any]) -> None:
             store.save(job)
         finally:
             data = None
-            ledger.release_memory()  # before the next render starts, and after the page already says "done"
+            pdf.release_memory()  # before the next render starts, and after the page already says "done"
             slots.release()
 
     def failed(exc: BaseException) -> dict[str, Any]:

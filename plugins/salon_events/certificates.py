@@ -271,20 +271,19 @@ def render_to_file(pages: Sequence[CertPage], text: CertText, images: dict[str, 
 
 
 def _render(pages: Sequence[CertPage], text: CertText, images: dict[str, str], out, progress: Progress | None) -> int:
-    """Like the ledger (crm/customers/ledger.py, whose helpers are shared), automatic garbage collection is paused
+    """Like the ledger (crm/customers/ledger.py; both use crm/pdf.py's helpers for big renders), automatic garbage collection is paused
     while WeasyPrint lays out (it would walk every box so far, again and again, and free nothing) and one
     collection runs between the layout and the writing, so the layout's leftovers are gone before the fonts are
     subset: a lower peak. With `progress`, the pages laid out so far are reported (WeasyPrint's progress log)."""
     from weasyprint import HTML
 
-    from crm.customers.ledger import _gc_paused, _pages_laid_out
 
     report: Progress = progress or (lambda stage, n: None)
     root = pdf.static_root()
     html = HTML(string=render_html(pages, text, images), base_url=root.as_uri() + "/",
                 url_fetcher=pdf.SafeFetcher(root))
-    counting = _pages_laid_out(lambda stage, n: report("rendering", n)) if progress else contextlib.nullcontext()
-    with counting, _gc_paused():
+    counting = pdf.pages_laid_out(lambda stage, n: report("rendering", n)) if progress else contextlib.nullcontext()
+    with counting, pdf.gc_paused():
         document = html.render()
     del html
     count = len(document.pages)

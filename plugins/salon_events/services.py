@@ -13,9 +13,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -53,21 +55,23 @@ EVENING_FROM = time(18, 0)
 ROUND_KINDS = ("kids", "salon", "seminar", "lecture")  # campaigns run in outlet rounds; study tours use routes
 
 # R-30: the five steps of the intern day; R-32: the six steps of a seminar/salon.
-KIDS_STEPS = ("开场欢迎", "参观讲解", "互动体验", "颁发证书与合影", "营销引导")
-SEMINAR_STEPS = ("客户市场细化", "前期拜访宣导", "预约客户", "集中开会", "一对一促成", "后期跟踪")
-STEP_HINTS = {
-    "开场欢迎": "大堂经理介绍活动并欢迎，支行行长致简短欢迎词",
-    "参观讲解": "参观业务办理区、自助区、大堂经理区，讲解开卡、存取款与密码安全",
-    "互动体验": "识别假币、玩具价格竞猜、理财经理分享储蓄小秘诀",
-    "颁发证书与合影": "支行行长提前签好实习证明，现场颁发；为每组亲子拍照",
-    "营销引导": "展示儿童卡样卡与办理流程，引导开卡，宣布活动结束",
-    "客户市场细化": "筛选网点长期客户，尤其是贷款客户",
-    "前期拜访宣导": "上门或电话拜访，宣导活动",
-    "预约客户": "确认到场人数与时间",
-    "集中开会": "产品说明会现场",
-    "一对一促成": "会后一对一沟通促成",
-    "后期跟踪": "对未成交客户持续跟进",
-}
+# The steps of the day, in order, each with what it means (R-30 five steps of the intern day; R-32 six steps of a
+# product seminar). Names and hints are translatable; a logged step is stored by its number, never by its name.
+KIDS_STEP_TEXTS = (
+    (_l("开场欢迎"), _l("大堂经理介绍活动并欢迎，支行行长致简短欢迎词")),
+    (_l("参观讲解"), _l("参观业务办理区、自助区、大堂经理区，讲解开卡、存取款与密码安全")),
+    (_l("互动体验"), _l("识别假币、玩具价格竞猜、理财经理分享储蓄小秘诀")),
+    (_l("颁发证书与合影"), _l("支行行长提前签好实习证明，现场颁发；为每组亲子拍照")),
+    (_l("营销引导"), _l("展示儿童卡样卡与办理流程，引导开卡，宣布活动结束")),
+)
+SEMINAR_STEP_TEXTS = (
+    (_l("客户市场细化"), _l("筛选网点长期客户，尤其是贷款客户")),
+    (_l("前期拜访宣导"), _l("上门或电话拜访，宣导活动")),
+    (_l("预约客户"), _l("确认到场人数与时间")),
+    (_l("集中开会"), _l("产品说明会现场")),
+    (_l("一对一促成"), _l("会后一对一沟通促成")),
+    (_l("后期跟踪"), _l("对未成交客户持续跟进")),
+)
 
 
 class ServiceError(ValueError):
@@ -82,8 +86,18 @@ class FormErrors(ServiceError):
         self.errors = errors
 
 
+def _step_texts(kind: str) -> tuple[tuple[Any, Any], ...]:
+    return KIDS_STEP_TEXTS if kind == "kids" else SEMINAR_STEP_TEXTS if kind in ROUND_KINDS else ()
+
+
 def steps_of(kind: str) -> tuple[str, ...]:
-    return KIDS_STEPS if kind == "kids" else SEMINAR_STEPS if kind in ROUND_KINDS else ()
+    """The names of the campaign kind's steps, in order, in the user's language."""
+    return tuple(str(name) for name, _hint in _step_texts(kind))
+
+
+def step_hints(kind: str) -> dict[str, str]:
+    """Step name → what it means, for the step list."""
+    return {str(name): str(hint) for name, hint in _step_texts(kind)}
 
 
 def _require(permission: str, actor: Any) -> None:
@@ -496,6 +510,9 @@ def update_round(actor: Any, session: SalonSession, raw: dict[str, Any], version
         chk.errors["capacity"] = _("本场已有 %(n)s 人报名，名额不能少于 %(n)s；如需减少，请先取消部分报名",
                                    n=registered)
     staff = _staff_values(outlet, raw, chk.errors)
+    ages: dict[int, int] = {}
+    if time_changed and starts_at is not None and "time" not in chk.errors:
+        ages = _ages_on_new_day(session, starts_at, chk)
     if chk.errors:
         raise FormErrors(chk.errors)
     new = dict(starts_at=starts_at, ends_at=ends_at, capacity=capacity, partner_teacher=_text(raw, "partner_teacher",
@@ -534,10 +551,50 @@ def update_round(actor: Any, session: SalonSession, raw: dict[str, Any], version
                                .values(seats_taken=SalonSession.seats_taken + len(waiting))
                                .execution_options(synchronize_session=False))
         result.promoted = len(waiting)
+    for reg_id, age in ages.items():  # ages follow the new date (S-15), as the registration form computed them
+        db.session.execute(update(SalonRegistration).where(SalonRegistration.id == reg_id).values(child_age=age)
+                           .execution_options(synchronize_session=False))
+    if ages:
+        result.changes["child_age"] = [None, len(ages)]
     audit.record("salon_events.round_updated", target=("salon_events_session", sid),
                  detail={"changes": result.changes, "promoted": result.promoted}, actor=audit_actor)
     db.session.commit()
     return result
+
+
+def _ages_on_new_day(session: SalonSession, starts_at: datetime, chk: Any) -> dict[int, int]:
+    """A kids round moved to another day: the children's ages are those on the new day (S-15, T-11). A child whose
+    birthday is on file and who would be outside 1–15 then refuses the move (naming the child); the others' ages
+    are returned to be stored. Also warns when the 支行行长's signature, recorded before the old start, is not
+    before the new one (T-10: certificates of the round could not be printed until it is recorded again)."""
+    from plugins.salon_events.certificates import campaign_signatures, signature_for
+
+    if session.campaign.kind != "kids":
+        return {}
+    rows = db.session.execute(
+        select(SalonRegistration.id, SalonRegistration.child_name, SalonRegistration.child_age, FamilyMember)
+        .join(FamilyMember, FamilyMember.id == SalonRegistration.family_member_id)
+        .where(SalonRegistration.session_id == session.id, SalonRegistration.status.in_(("registered", "waitlisted")),
+               FamilyMember.birthday.is_not(None))).all()
+    ages: dict[int, int] = {}
+    out: list[str] = []
+    for reg_id, name, old_age, member in rows:
+        age = member.age_on(starts_at.date())
+        if age is None:
+            continue
+        if not KIDS_MIN_AGE <= age <= KIDS_MAX_AGE:
+            out.append(_("%(name)s（%(age)s岁）", name=name, age=age))
+        elif age != old_age:
+            ages[reg_id] = age
+    if out:
+        chk.errors["time"] = _("改到 %(day)s 后，%(names)s 不符合宝贝银行家1至15岁的要求；请另选日期，或先取消其报名",
+                               day=starts_at.date().isoformat(), names="、".join(out))
+    signatures = campaign_signatures(session.campaign_id)
+    if signature_for(session, signatures) is not None:
+        moved = SimpleNamespace(outlet=session.outlet, starts_at=starts_at)  # the round as it would be
+        if signature_for(moved, signatures) is None:  # type: ignore[arg-type]
+            chk.warnings.append(_("支行行长签名登记于新的开始时间之后：打印本场实习证明前，须在开场前重新登记签名（T-10）"))
+    return ages
 
 
 def _plain(value: Any) -> Any:

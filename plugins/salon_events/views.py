@@ -142,7 +142,7 @@ def _campaign_page(campaign: SalonCampaign, status: int = 200, **extra: Any):
     ctx = dict(campaign=campaign, outlets=outlets, staff=staff, staff_labels=staff_labels(),
                rounds=services.rounds(current_user, campaign.id),
                routes=services.routes(current_user, campaign.id) if campaign.kind == "study_tour" else [],
-               steps=services.steps_of(campaign.kind), hints=services.STEP_HINTS, grades=SCHOOL_GRADES, tour_grades=services.TOUR_GRADES,
+               steps=services.steps_of(campaign.kind), hints=services.step_hints(campaign.kind), grades=SCHOOL_GRADES, tour_grades=services.TOUR_GRADES,
                lists=services.segment_lists(current_user) if can(RUN) else [],
                invitations=services.invitations(current_user, campaign.id, 50),
                round_values=extra.pop("round_values", {}), round_errors=extra.pop("round_errors", {}),
@@ -309,7 +309,7 @@ def _target_page(kind: str, target: Any, status: int = 200, **extra: Any):
                tour_grades=services.TOUR_GRADES, closings=CLOSING_RESULTS,
                steps=services.steps_of(campaign.kind) if kind == "round" else (),
                done=services.steps_done(target.id) if kind == "round" else [],
-               hints=services.STEP_HINTS,
+               hints=services.step_hints(campaign.kind),
                photos=services.photos(current_user, target.id) if kind == "round" else [],
                reg_values=extra.pop("reg_values", {}), reg_errors=extra.pop("reg_errors", {}),
                parent=extra.pop("parent", None), children=extra.pop("children", []),
@@ -508,7 +508,7 @@ def checkin_page(session_id: int):
     photos = {p.registration_id: p for p in services.photos(current_user, session_id)}
     return render_template("salon_events/checkin.html", target=session, campaign=session.campaign, regs=regs,
                            photos=photos, steps=services.steps_of(session.campaign.kind),
-                           done=services.steps_done(session_id), hints=services.STEP_HINTS,
+                           done=services.steps_done(session_id), hints=services.step_hints(session.campaign.kind),
                            attended=sum(1 for r in regs if r[0].attended))
 
 

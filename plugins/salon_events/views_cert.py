@@ -31,7 +31,7 @@ from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from crm import audit, jobs
+from crm import audit, jobs, pdf
 from crm.access import get_or_404, policy, scoped
 from crm.extensions import db, limiter
 from crm.models import Branch, Outlet, User
@@ -418,9 +418,7 @@ def _start(job: dict[str, Any]) -> None:
             job["seconds"] = round(job["finished"] - job["started"])
             store.save(job)
         finally:
-            from crm.customers.ledger import release_memory
-
-            release_memory()
+            pdf.release_memory()
             slots.release()
 
     def failed(exc: BaseException) -> dict[str, Any]:

@@ -3,71 +3,18 @@ Every test fails on a JavaScript error, a CSP violation, or any request that lea
 
 from __future__ import annotations
 
-import os
-import threading
-from pathlib import Path
-
 import pytest
-from werkzeug.serving import make_server
 
 from crm.extensions import db
+from tests.browser.support import Watched
 from tests.conftest import PASSWORD, make_user
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def live(app, org):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is required in CI (bin/test installs Debian's chromium)")
-        pytest.skip("Debian chromium not installed")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", org
-    server.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-class Watched:
-    """A page that records JS errors, console errors and off-site requests."""
-
-    def __init__(self, browser, base: str):
-        self.base = base
-        self.context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
-        self.problems: list[str] = []
-        self.page.on("pageerror", lambda e: self.problems.append(f"js error: {e}"))
-        self.page.on("console", lambda m: self.problems.append(f"console: {m.text}")
-                     if m.type == "error" and "status of 404" not in m.text and "status of 4" not in m.text else None)
-        self.page.on("request", lambda r: self.problems.append(f"off-site: {r.url}")
-                     if not r.url.startswith(base) and not r.url.startswith("data:") else None)
-
-    def login(self, login: str, password: str = PASSWORD) -> None:
-        self.page.goto(self.base + "/login")
-        self.page.fill("input[name=login]", login)
-        self.page.fill("input[name=password]", password)
-        self.page.click("button[type=submit]")
-        self.page.wait_for_load_state("networkidle")
-
-    def close(self) -> None:
-        self.context.close()
-        assert self.problems == []
+def live(live_url, org):
+    return live_url, org
 
 
 def open_menu(page, label: str) -> None:

@@ -9,7 +9,8 @@ import pytest
 from crm.customers.search import keys
 from crm.extensions import db
 from crm.models import Customer
-from tests.browser.test_journeys import Watched, browser, live  # noqa: F401 - the shared browser fixtures
+from tests.browser.support import Watched
+from tests.browser.test_journeys import live  # noqa: F401 - the live server with the org
 
 pytestmark = pytest.mark.browser
 

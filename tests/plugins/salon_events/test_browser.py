@@ -17,40 +17,15 @@ from crm.extensions import db
 from crm.timeutil import utcnow
 from plugins.salon_events import services, uploads
 from plugins.salon_events.models import SalonCampaign, SalonRegistration, SalonSignature
-from tests.browser.test_journeys import ARGS, CHROMIUM, Watched  # noqa: F401 - the shared page watcher
+from tests.browser.support import Watched
 from tests.plugins.salon_events.conftest import child, cust
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def live(app, se):
-    import os
-    import threading
-    from pathlib import Path
-
-    from werkzeug.serving import make_server
-
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is required in CI")
-        pytest.skip("Debian chromium not installed")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", se
-    server.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+def live(live_url, se):
+    return live_url, se
 
 
 def settle(page) -> None:

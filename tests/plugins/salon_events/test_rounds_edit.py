@@ -333,3 +333,52 @@ def test_delete_round_and_remove_invitation_in_the_browser(client, se):
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/campaigns/{c.id}#rounds")
     db.session.expire_all()
     assert db.session.get(SalonSession, sid) is None
+
+
+# ---------------------------------------------------------------- a kids round moved to another day (S-15, T-10)
+
+def test_moved_round_recomputes_ages_and_refuses_a_child_who_would_be_16(app, se):
+    """Ages are those on the round's day (T-11): moving the round past a child's 16th birthday is refused with the
+    child's name; a move that keeps everyone within 1–15 stores the new ages."""
+    from tests.plugins.salon_events.conftest import child
+
+    c = campaign(se)
+    day = today_local() + timedelta(days=7)
+    s = make_round(se, c, day=day)
+    parent = cust(se.a)
+    # Turns 16 exactly ten days after the round's first day: 15 on the day, 16 if the round moves ten days later.
+    sixteen = day + timedelta(days=10)
+    teen = child(parent, "小满", birthday=sixteen.replace(year=sixteen.year - 16))
+    other = cust(se.a)
+    small = child(other, "小禾", birthday=(day + timedelta(days=3)).replace(year=day.year - 6))
+    for p, m in ((parent, teen), (other, small)):
+        as_user(se.head_a, services.register, db.session.get(SalonSession, s.id),
+                services.RegistrationInput(customer_id=p.id, family_member_id=m.id))
+    ages = lambda: sorted(db.session.execute(  # noqa: E731
+        select(SalonRegistration.child_name, SalonRegistration.child_age)).all())
+    assert ages() == [("小满", 15), ("小禾", 5)]
+    before = table_snapshot()
+    with pytest.raises(FormErrors) as exc:
+        edit(se.head_a, s, day=sixteen.isoformat())  # the boundary: 16 on that very day
+    assert exc.value.errors["time"] == (f"改到 {sixteen.isoformat()} 后，小满（16岁） 不符合宝贝银行家1至15岁的要求；"
+                                        "请另选日期，或先取消其报名")
+    assert table_snapshot() == before
+    res = edit(se.head_a, s, day=(sixteen - timedelta(days=1)).isoformat())  # one day earlier: still 15
+    assert ages() == [("小满", 15), ("小禾", 6)]  # 小禾 had a birthday in between
+    assert res.changes["child_age"] == [None, 1]
+
+
+def test_moved_round_before_the_signature_warns(app, se):
+    """T-10: the 支行行长 signs before the round starts; moving the round earlier than the signature warns."""
+    from datetime import datetime
+
+    from tests.plugins.salon_events.test_cert import signature
+
+    c = campaign(se)
+    day = today_local() + timedelta(days=7)
+    s = make_round(se, c, day=day)
+    signature(c, se.s1, se.president1, datetime.combine(day - timedelta(days=2), datetime.min.time()).replace(hour=10))
+    assert edit(se.head_a, s, day=(day - timedelta(days=1)).isoformat()).warnings == []  # still after the signature
+    res = edit(se.head_a, db.session.get(SalonSession, s.id), day=(day - timedelta(days=2)).isoformat(),
+               start="09:00", end="12:00")  # 09:00 on the day signed at 10:00
+    assert res.warnings == ["支行行长签名登记于新的开始时间之后：打印本场实习证明前，须在开场前重新登记签名（T-10）"]

@@ -12,7 +12,8 @@ from crm.extensions import db
 from crm.models import Customer, Outlet
 from plugins.segmentation import services
 from plugins.segmentation.models import SegmentationRating
-from tests.browser.test_journeys import Watched, browser, live  # noqa: F401 - the live server and Chromium fixtures
+from tests.browser.support import Watched
+from tests.browser.test_journeys import live  # noqa: F401 - the live server with the org
 from tests.plugins.segmentation.conftest import born, cust
 
 pytestmark = pytest.mark.browser

@@ -4,19 +4,10 @@ error, CSP violation or request leaving 127.0.0.1."""
 
 from __future__ import annotations
 
-import os
-import threading
-from pathlib import Path
-
 import pytest
-from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORD
+from tests.browser.support import Watched
 from tests.plugins.target_map.helpers_map import MAP, corp, on_map, uscc
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 pytestmark = pytest.mark.browser
 
@@ -40,57 +31,14 @@ NODE_POSITION = """(cid) => {
 
 
 @pytest.fixture
-def live(app, tm):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is required in CI")
-        pytest.skip("Debian chromium not installed")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", tm
-    server.shutdown()
-    thread.join(5)
+def live(live_url, tm):
+    return live_url, tm
 
 
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-class Watched:
-    """A page that records JS errors, console errors (CSP violations among them) and off-site requests."""
-
-    def __init__(self, browser, base: str):
-        self.base = base
-        self.context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
-        self.problems: list[str] = []
-        self.page.on("pageerror", lambda e: self.problems.append(f"js error: {e}"))
-        self.page.on("console", lambda m: self.problems.append(f"console: {m.text}")
-                     if m.type == "error" and "status of 4" not in m.text else None)
-        self.page.on("request", lambda r: self.problems.append(f"off-site: {r.url}")
-                     if not r.url.startswith(base) and not r.url.startswith("data:") else None)
-
-    def login(self, login: str) -> None:
-        self.page.goto(self.base + "/login")
-        self.page.fill("input[name=login]", login)
-        self.page.fill("input[name=password]", PASSWORD)
-        self.page.click("button[type=submit]")
-        self.page.wait_for_load_state("networkidle")
-
+class MapPage(Watched):
     def open_map(self, outlet_id: int) -> None:
         self.page.goto(f"{self.base}{MAP}/outlets/{outlet_id}")
         self.page.wait_for_selector("[data-tm-ready]")
-
-    def close(self) -> None:
-        self.context.close()
-        assert self.problems == []
 
 
 def test_click_a_node_opens_that_customer(live, browser):
@@ -101,7 +49,7 @@ def test_click_a_node_opens_that_customer(live, browser):
     on_map(big, tag="keep")
     on_map(clicked, tag="grab", scale="20000000")
     on_map(other, tag="dig", scale="100000")
-    head = Watched(browser, base)
+    head = MapPage(browser, base)
     head.login("HA0001")
     head.open_map(org.a.id)
     page = head.page
@@ -126,7 +74,7 @@ def test_personal_rm_claims_an_unclaimed_target_from_the_map(live, browser):
     free = corp(org.a, "甲待认领企业", status="target", module="corporate", cert=uscc(4))
     on_map(free, tag="dig", scale="8000000")
     on_map(corp(org.a, "甲负责人企业", status="stock", maintainer=org.head_a, deposit="100", cert=uscc(5)))
-    rm = Watched(browser, base)
+    rm = MapPage(browser, base)
     rm.login("RA0001")
     rm.open_map(org.a.id)
     page = rm.page

@@ -3,64 +3,34 @@ through the form. Fails on any JavaScript error, CSP violation or request that l
 
 from __future__ import annotations
 
-import os
-import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from crm.extensions import db
 from crm.timeutil import today_local
 from plugins.target_map.models_plans import TargetMapTask
+from tests.browser.support import Watched
+from tests.conftest import PASSWORD
 from tests.plugins.target_map.helpers_plans import P, fresh, make_corp, make_task
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 DAY_COLUMN = 38  # plans.js: the Day scale's column width in pixels
-PASSWORD = "Kaihu-2026x"
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def live(app, tm):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is required in CI (bin/test installs Debian's chromium)")
-        pytest.skip("Debian chromium not installed")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", tm
-    server.shutdown()
-    thread.join(5)
+def live(live_url, tm):
+    return live_url, tm
 
 
 @pytest.fixture
-def page(live):
-    from playwright.sync_api import sync_playwright
-
+def page(live, browser):
     base, _org = live
-    problems: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai",
-                                      viewport={"width": 1366, "height": 900})
-        pg = context.new_page()
-        pg.on("pageerror", lambda e: problems.append(f"js error: {e}"))
-        # As in tests/browser: Chromium logs every 4xx answer as a console error; a refused drag is one on purpose.
-        pg.on("console", lambda m: problems.append(f"console: {m.text}")
-              if m.type == "error" and "status of 4" not in m.text else None)
-        pg.on("request", lambda r: problems.append(f"off-site: {r.url}")
-              if not r.url.startswith(base) and not r.url.startswith("data:") else None)
-        pg.base = base
-        yield pg
-        context.close()
-        browser.close()
-    assert problems == []
+    watched = Watched(browser, base, timezone_id="Asia/Shanghai", viewport={"width": 1366, "height": 900})
+    watched.page.base = base
+    yield watched.page
+    watched.close()
 
 
 def _login(page, login: str) -> None:
