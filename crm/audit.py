@@ -50,13 +50,15 @@ ACTIONS = {
     "customer.family.updated": _l("修改家庭成员"),
     "customer.family.removed": _l("删除家庭成员"),
     "customer.family.revealed": _l("查看家庭成员手机号"),
+    "workdays.changed": _l("修改工作日历"),
+    "workdays.seeded": _l("导入节假日数据"),
 }
 
 RESULTS = {"ok": _l("成功"), "fail": _l("失败"), "denied": _l("拒绝")}
 
 TARGETS = {
     "user": _l("员工"), "user_account": _l("员工"), "outlet": _l("网点"), "branch": _l("机构"),
-    "plugin": _l("插件"), "route": _l("功能"), "customer": _l("客户"),
+    "plugin": _l("插件"), "route": _l("功能"), "customer": _l("客户"), "workday": _l("工作日历"),
 }
 
 

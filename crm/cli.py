@@ -35,7 +35,7 @@ def main() -> None:
 def register_commands(app: Flask) -> None:
     for command in (serve_command, init_db_command, demo_command, check_command, plugins_command,
                     create_admin_command,
-                    import_customers_command, export_customers_command):
+                    import_customers_command, export_customers_command, workdays_group):
         app.cli.add_command(command)
     app.extensions["crm"].pm.hook.crm_register_commands(cli=app.cli)
 
@@ -53,6 +53,9 @@ def init_db_command() -> None:
     """Create or upgrade the database schema (all migration branches)."""
     upgrade_database()
     click.echo("数据库已是最新结构。")
+    from crm.workdays import ensure_seeded
+
+    ensure_seeded(echo=click.echo)
 
 
 @click.command("demo")
@@ -296,3 +299,50 @@ def export_customers_command(out: str, login: str, status: str | None, no_loan: 
     with open(out, "wb") as fh:
         fh.write(buffer.getvalue())
     click.echo(f"已导出 {rows:,} 位客户到 {out}（证件号和手机号{'完整' if full else '已脱敏'}）。")
+
+
+@click.group("workdays")
+def workdays_group() -> None:
+    """Working-day calendar: statutory holidays and make-up workdays (design §6)."""
+
+
+@workdays_group.command("seed")
+@click.option("--year", "years", type=click.IntRange(2000, 2100), multiple=True,
+              help="Only this year (repeatable). Default: every year the chinesecalendar package covers.")
+@with_appcontext
+def workdays_seed_command(years: tuple[int, ...]) -> None:
+    """Fill the calendar from the chinesecalendar package; administrators' entries are kept."""
+    from crm.workdays import PackageMissing, covered_years, package_years, seed_from_package
+
+    try:
+        changed = seed_from_package(years or None)
+        available = package_years()
+    except PackageMissing as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"工作日历：写入或更新 {changed} 天（数据包覆盖 {available[0]}–{available[-1]} 年）。")
+    missing = [y for y in years if y not in available]
+    if missing:
+        click.echo(f"数据包中没有 {'、'.join(map(str, missing))} 年的安排，请在管理页面“工作日历”中录入。", err=True)
+    click.echo(f"已有日历的年份：{'、'.join(map(str, covered_years())) or '无'}")
+
+
+@workdays_group.command("show")
+@click.argument("year", type=click.IntRange(2000, 2100))
+@with_appcontext
+def workdays_show_command(year: int) -> None:
+    """List a year's holidays and make-up workdays."""
+    from datetime import date
+
+    from crm.workdays import WEEKDAY_NAMES, WorkdayCalendar, days_of_year
+
+    rows = days_of_year(year)
+    if not rows:
+        click.echo(f"{year} 年没有工作日历数据：只按周末计算。运行 crm workdays seed，或在管理页面“工作日历”中录入。")
+        return
+    for r in rows:
+        label = "放假" if r.kind == "holiday" else "调休上班"
+        click.echo(f"{r.day.isoformat()}  {WEEKDAY_NAMES[r.day.weekday()]}  {label:<4}  {r.name}  "
+                   f"({'管理员' if r.source == 'admin' else '数据包'})")
+    cal = WorkdayCalendar()
+    total = cal.workdays_between(date(year - 1, 12, 31), date(year, 12, 31))
+    click.echo(f"{year} 年共 {total} 个工作日。")

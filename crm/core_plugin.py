@@ -25,6 +25,7 @@ class CorePlugin:
                     permission="activity.review"),
             NavItem(_("员工账号"), "users.index", icon="bi-people", weight=80, permission="users.view"),
             NavItem(_("机构管理"), "admin.org", icon="bi-diagram-3", weight=90, permission="org.view"),
+            NavItem(_("工作日历"), "admin.workdays_page", icon="bi-calendar3", weight=92, permission="org.manage"),
             NavItem(_("插件管理"), "admin.plugins", icon="bi-plug", weight=95, permission="plugins.manage"),
             NavItem(_("审计日志"), "admin.audit_log", icon="bi-journal-text", weight=99, permission="audit.view"),
         ]

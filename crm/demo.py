@@ -13,6 +13,7 @@ from crm.auth import services as auth
 from crm.extensions import db
 from crm.models import Branch, Outlet, User
 from crm.validators import generate_id_card
+from crm.workdays import ensure_seeded
 
 DEMO_ADMIN = "A0001"
 DEMO_ADMIN_NAME = "系统管理员（演示）"
@@ -69,6 +70,7 @@ def ensure_demo(seed: int = 20261123, echo: Callable[[str], None] = print) -> No
     if admin is None:
         seed_demo(seed)
         echo("已生成演示数据：2 个分行、4 个支行、10 个网点。")
+    ensure_seeded(echo=echo)  # the working-day calendar (R-68 deadlines); idempotent
     password = auth.one_time_password()
     hashed = auth.hash_password(password)
     users = db.session.execute(select(User).order_by(User.id)).scalars().all()

@@ -6,5 +6,7 @@ from crm.models.customers import Customer, CustomerClaim, CustomerProduct, Famil
 from crm.models.org import Branch, Outlet
 from crm.models.plugins import BranchPlugin
 from crm.models.users import User, UserSession
+from crm.models.workdays import WorkdayCalendarDay
 
-__all__ = ["Activity", "AuditLog", "DailyLog", "DailyLogEntry", "Branch", "Customer", "CustomerClaim", "CustomerProduct", "FamilyMember", "BranchPlugin", "Outlet", "User", "UserSession"]
+__all__ = ["Activity", "AuditLog", "DailyLog", "DailyLogEntry", "Branch", "Customer", "CustomerClaim", "CustomerProduct", "FamilyMember", "BranchPlugin", "Outlet", "User", "UserSession",
+           "WorkdayCalendarDay"]
