@@ -48,6 +48,9 @@ def part_of(statement: str) -> str:
 
 
 def set_tiers(branch_id: int, line: str) -> None:
+    # End the session's transaction first: on PostgreSQL an idle open transaction (e.g. one that reloaded the last
+    # run's attributes) holds back the cleanup of dead row versions, and every full-table UPDATE after it slows down.
+    db.session.rollback()
     with db.engine.begin() as conn:
         conn.execute(text(reference_sql(line)), {"b": branch_id})
 

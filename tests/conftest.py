@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask import has_app_context
 from flask.testing import FlaskClient
+from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import text
 
 from crm import create_app
@@ -62,6 +63,24 @@ def base_config(tmp_path: Path, url: str, **extra: Any) -> dict[str, Any]:
     }
     cfg.update(extra)
     return cfg
+
+
+class SharedBytecodeCache(BytecodeCache):
+    """Compiled templates shared by every app of the run: each test builds its own app, whose Jinja environment
+    would otherwise lex, parse and compile every template it renders again. Keyed by name and source checksum."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATES = SharedBytecodeCache()
 
 
 class IsolatedClient(FlaskClient):
@@ -125,6 +144,7 @@ def make_app(tmp_path, schema_template):
             url = f"sqlite:///{path}"
         app = create_app(base_config(tmp_path, url, **overrides))
         app.test_client_class = IsolatedClient
+        app.jinja_env.bytecode_cache = TEMPLATES
         if PG_URL and not made:
             with app.app_context():
                 _truncate_pg()
