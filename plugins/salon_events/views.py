@@ -37,6 +37,12 @@ bp = Blueprint("salon_events", __name__, template_folder="templates", static_fol
 VIEW, MANAGE, RUN = "salon_events.view", "salon_events.manage", "salon_events.run"
 
 
+def _refused(exc: ServiceError) -> None:
+    """A refused action: nothing of it stays, and the user reads why (the page it redirects to shows the toast)."""
+    db.session.rollback()
+    toast(str(exc), "danger")
+
+
 def _form() -> dict[str, Any]:
     data: dict[str, Any] = {k: request.form.get(k) for k in request.form}
     data["outlets"] = request.form.getlist("outlets")
@@ -128,8 +134,7 @@ def campaign_status(campaign_id: int):
         services.advance_status(current_user, campaign, request.form.get("status", ""))
         toast(_("活动状态已更新为：%(s)s", s=campaign.status_label))
     except ServiceError as exc:
-        db.session.rollback()
-        toast(str(exc), "danger")
+        _refused(exc)
     return redirect(url_for("salon_events.campaign", campaign_id=campaign_id))
 
 
@@ -221,8 +226,7 @@ def route_save(campaign_id: int):
         return _campaign_page(db.session.get(SalonCampaign, campaign_id), 422, route_values=raw,
                               route_errors=exc.errors)
     except ServiceError as exc:
-        db.session.rollback()
-        toast(str(exc), "danger")
+        _refused(exc)
         return redirect(url_for("salon_events.campaign", campaign_id=campaign_id))
     toast(_("线路已保存"))
     return redirect(url_for("salon_events.campaign", campaign_id=campaign_id) + "#routes")
@@ -254,8 +258,7 @@ def invite(campaign_id: int):
             n = services.invite_customers(current_user, campaign, request.form.getlist("customer_id"))
         toast(_("已邀约 %(n)s 位客户", n=n))
     except ServiceError as exc:
-        db.session.rollback()
-        toast(str(exc), "danger")
+        _refused(exc)
     return redirect(url_for("salon_events.campaign", campaign_id=campaign_id) + "#invitations")
 
 
@@ -268,8 +271,7 @@ def invitation_remove(invitation_id: int):
         services.remove_invitation(current_user, inv)
         toast(_("已删除邀约"))
     except ServiceError as exc:
-        db.session.rollback()
-        toast(str(exc), "danger")
+        _refused(exc)
     return redirect(url_for("salon_events.campaign", campaign_id=campaign_id) + "#invitations")
 
 
@@ -280,8 +282,7 @@ def invitation_status(invitation_id: int):
     try:
         services.set_invitation_status(current_user, inv, request.form.get("status", ""))
     except ServiceError as exc:
-        db.session.rollback()
-        toast(str(exc), "danger")
+        _refused(exc)
     return redirect(url_for("salon_events.campaign", campaign_id=inv.campaign_id) + "#invitations")
 
 
@@ -359,8 +360,7 @@ def register(kind: str, target_id: int):
         return _target_page(kind, target, 422, reg_values=raw, reg_errors=exc.errors, parent=parent,
                             children=services.children_of(current_user, parent.id) if parent else [])
     except ServiceError as exc:
-        db.session.rollback()
-        toast(str(exc), "danger")
+        _refused(exc)
         return redirect(url_for(f"salon_events.{kind}_page", **{("session_id" if kind == "round" else "route_id"):
                                                                 target_id}))
     if reg.status == "waitlisted":
@@ -386,8 +386,7 @@ def registration_cancel(reg_id: int):
         promoted = services.cancel_registration(current_user, reg)
         toast(_("已取消报名") + ("，" + _("候补 %(name)s 已递补", name=promoted.child_name or "") if promoted else ""))
     except ServiceError as exc:
-        db.session.rollback()
-        toast(str(exc), "danger")
+        _refused(exc)
     return redirect(back + "#registrations")
 
 
@@ -399,8 +398,7 @@ def registration_contact(reg_id: int):
     try:
         services.mark_contact(current_user, reg, request.form.get("what", ""))
     except ServiceError as exc:
-        db.session.rollback()
-        toast(str(exc), "danger")
+        _refused(exc)
     return redirect(back + "#registrations")
 
 
@@ -415,8 +413,7 @@ def registration_outcome(reg_id: int):
         for w in warnings:
             toast(w, "warning")
     except ServiceError as exc:
-        db.session.rollback()
-        toast(str(exc), "danger")
+        _refused(exc)
     return redirect(back + f"#reg-{reg_id}")
 
 
@@ -428,8 +425,7 @@ def round_status(session_id: int):
         services.set_round_status(current_user, session, request.form.get("status", ""))
         toast(_("场次已截止报名") if session.status == "closed" else _("场次已重新开放报名"))
     except ServiceError as exc:
-        db.session.rollback()
-        toast(str(exc), "danger")
+        _refused(exc)
     if request.form.get("back") == "edit":
         return redirect(url_for("salon_events.round_edit", session_id=session_id))
     return redirect(url_for("salon_events.round_page", session_id=session_id))
@@ -490,8 +486,7 @@ def round_delete(session_id: int):
     try:
         services.delete_round(current_user, session)
     except ServiceError as exc:
-        db.session.rollback()
-        toast(str(exc), "danger")
+        _refused(exc)
         return redirect(url_for("salon_events.round_edit", session_id=session_id))
     toast(_("场次已删除"))
     return redirect(url_for("salon_events.campaign", campaign_id=campaign_id) + "#rounds")
@@ -521,8 +516,7 @@ def checkin(reg_id: int):
         services.check_in(current_user, reg, present)
         toast(_("%(name)s 已签到", name=reg.child_name or "") if present else _("已撤销签到"))
     except ServiceError as exc:
-        db.session.rollback()
-        toast(str(exc), "danger")
+        _refused(exc)
     return redirect(request.form.get("back") == "round" and _reg_redirect(reg) or
                     url_for("salon_events.checkin_page", session_id=reg.session_id) + f"#reg-{reg_id}")
 
@@ -535,8 +529,7 @@ def step_log(session_id: int):
         services.log_step(current_user, session, request.form.get("step", type=int) or 0, request.form.get("note"))
         toast(_("步骤已登记"))
     except ServiceError as exc:
-        db.session.rollback()
-        toast(str(exc), "danger")
+        _refused(exc)
     back = request.form.get("back")
     if back == "checkin":
         return redirect(url_for("salon_events.checkin_page", session_id=session_id) + "#steps")
@@ -552,8 +545,7 @@ def photo_upload(session_id: int):
         services.add_photo(current_user, session, request.form.get("registration_id", type=int), upload)
         toast(_("照片已上传"))
     except ServiceError as exc:
-        db.session.rollback()
-        toast(str(exc), "danger")
+        _refused(exc)
     finally:
         if upload is not None:
             upload.close()  # a large upload is spooled to a temporary file
