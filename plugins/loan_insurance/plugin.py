@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 
 from crm import hookimpl
-from crm.contrib import Permission
+from crm.contrib import NavItem, Panel, Permission, Widget
 
 # Who sees cases (in their scope): branch credit posts, the outlet's management and corporate customer managers.
 VIEW_POSTS = ("admin", "branch_admin", "branch_head", "sub_branch_president", "product_manager", "outlet_head",
@@ -59,3 +60,27 @@ class LoanInsurancePlugin:
     @hookimpl
     def crm_migration_dirs(self):
         return str(Path(__file__).parent / "migrations" / "versions")
+
+    @hookimpl
+    def crm_nav_items(self, user, branch):
+        return [NavItem(_l("银保贷"), "loan_insurance.index", icon="bi-shield-check", weight=45,
+                        permission="loan_insurance.view")]
+
+    @hookimpl
+    def crm_customer_panels(self, customer, user, branch):
+        # 银保贷 is for enterprises and 个体工商户: corporate customers only; loaded lazily.
+        from crm.access import can
+
+        if customer.kind != "corporate" or not can("loan_insurance.view", user):
+            return []
+        return [Panel("loan_insurance.cases", _l("银保贷"), url_for("loan_insurance.panel_customer",
+                                                                 customer_id=customer.id), weight=30)]
+
+    @hookimpl
+    def crm_dashboard_widgets(self, user, branch):
+        from crm.access import can
+
+        if not can("loan_insurance.view", user):
+            return []
+        return [Widget("loan_insurance.claims", _l("银保贷索赔提醒"), url_for("loan_insurance.widget"), weight=45,
+                       width=6)]

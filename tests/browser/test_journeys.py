@@ -172,7 +172,10 @@ def test_claim_a_customer_then_log_a_visit(live, browser):
     teller.login("TA0001")  # 低柜柜员: sees only the customers she maintains, so none yet
     teller.page.click("header >> text=认领分配")
     teller.page.fill("input[name=q]", "wjg")
-    teller.page.click("button:has-text('查询')")
+    # Both are listed before the search: wait for the search's own answer, not for a name already on the page.
+    with teller.page.expect_response(lambda r: "q=wjg" in r.url):
+        teller.page.click("button:has-text('查询')")
+    teller.page.wait_for_load_state("networkidle")
     teller.page.wait_for_selector("text=王建国")
     assert teller.page.locator("text=王秀兰").count() == 0
     teller.page.click("button:has-text('认领')")

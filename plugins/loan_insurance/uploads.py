@@ -1,0 +1,113 @@
+"""银保贷 document uploads (R-61): PDF, JPEG or PNG only — checked by content, never by name — at most 10 MB, stored
+under ``<instance>/uploads/loan_insurance/`` with random names; a user's file name never becomes a path."""
+
+from __future__ import annotations
+
+import io
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from PIL import Image, UnidentifiedImageError
+
+MAX_BYTES = 10 * 1024 * 1024
+# (magic bytes, extension, MIME type): the only kinds a 银保贷 file may be.
+_KINDS = ((b"%PDF-", "pdf", "application/pdf"), (b"\xff\xd8\xff", "jpg", "image/jpeg"),
+          (b"\x89PNG\r\n\x1a\n", "png", "image/png"))
+_MIME = {ext: mime for _m, ext, mime in _KINDS}
+_NAME_RE = re.compile(r"^[0-9a-f]{32}\.(?:pdf|jpg|png)$")
+_BAD_NAME_CHARS = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|]')
+
+
+class UploadError(ValueError):
+    """The upload is refused; the message says why, in Chinese."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    stored_name: str  # 32 hex + extension, under upload_dir()
+    download_name: str  # the user's name, cleaned, with the extension of what the content really is
+    size_bytes: int
+    ext: str
+
+
+def upload_dir() -> Path:
+    folder = Path(current_app.instance_path) / "uploads" / "loan_insurance"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def path_of(stored_name: str | None) -> Path | None:
+    """The file of a name made by save_document; None for any other string (no traversal, no user paths)."""
+    if not stored_name or not _NAME_RE.match(stored_name):
+        return None
+    path = upload_dir() / stored_name
+    return path if path.is_file() else None
+
+
+def mimetype_of(stored_name: str) -> str:
+    return _MIME.get(stored_name.rsplit(".", 1)[-1], "application/octet-stream")
+
+
+def sniff(data: bytes) -> str | None:
+    """The extension of what `data` is (pdf, jpg, png), or None."""
+    for magic, ext, _mime in _KINDS:
+        if data.startswith(magic):
+            return ext
+    return None
+
+
+def clean_name(name: str | None, ext: str) -> str:
+    """The file name to show and to download as: no directories or control characters, the true extension."""
+    base = unicodedata.normalize("NFKC", str(name or "")).replace("\\", "/").rsplit("/", 1)[-1]
+    stem = _BAD_NAME_CHARS.sub("_", base.rsplit(".", 1)[0] if "." in base else base).strip(" .")[:120]
+    return f"{stem or _('材料')}.{ext}"
+
+
+def _read_capped(stream: IO[bytes]) -> bytes:
+    data = stream.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        size = f"{MAX_BYTES // (1024 * 1024)} MB" if MAX_BYTES >= 1024 * 1024 else f"{MAX_BYTES // 1024} KB"
+        raise UploadError(_("文件过大：不能超过 %(size)s。", size=size))
+    return data
+
+
+def save_document(file: Any) -> StoredFile:
+    """Check and store an uploaded file (a werkzeug FileStorage). The declared name and content type are ignored:
+    the bytes must be a PDF (header and end marker), a JPEG or a PNG that Pillow can read."""
+    if file is None or not getattr(file, "filename", "x"):
+        raise UploadError(_("请选择要上传的文件。"))
+    data = _read_capped(getattr(file, "stream", file))
+    if not data:
+        raise UploadError(_("请选择要上传的文件。"))
+    ext = sniff(data)
+    if ext is None:
+        raise UploadError(_("只能上传 PDF、JPG 或 PNG 文件（按文件内容检查，改扩展名无效）。"))
+    if ext == "pdf":
+        if b"%%EOF" not in data[-2048:]:
+            raise UploadError(_("PDF 文件不完整或已损坏。"))
+    else:
+        try:
+            with Image.open(io.BytesIO(data)) as probe:
+                if probe.format not in ("JPEG", "PNG"):
+                    raise UploadError(_("只能上传 PDF、JPG 或 PNG 文件（按文件内容检查，改扩展名无效）。"))
+                probe.verify()
+        except UploadError:
+            raise
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise UploadError(_("图片文件已损坏，无法读取。")) from exc
+    stored = f"{secrets.token_hex(16)}.{ext}"
+    (upload_dir() / stored).write_bytes(data)
+    return StoredFile(stored, clean_name(getattr(file, "filename", None), ext), len(data), ext)
+
+
+def delete_file(stored_name: str | None) -> None:
+    """Remove a stored file (a replaced upload, or one whose row was not saved); other names are ignored."""
+    path = path_of(stored_name)
+    if path is not None:
+        path.unlink(missing_ok=True)
