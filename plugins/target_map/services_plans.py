@@ -795,25 +795,17 @@ ROLLOUT_BY_CODE = {i.code: i for i in ROLLOUT_ITEMS}
 WEEKS = (1, 2, 3)
 
 
-def add_weekdays(start: date, n: int) -> date:
-    """`start` plus n working days (Mon–Fri)."""
-    day = start
-    while n > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            n -= 1
-    return day
-
-
 def week_due_dates(start: date) -> dict[int, date]:
     """T-54: each rollout week is five working days; its items are due on the week's fifth working day. Started on
-    Monday 2024-04-01 → 2024-04-05, 2024-04-12, 2024-04-19. Started mid-week (e.g. Wednesday 2024-04-03), a week still
-    gets five full working days (→ Tue 2024-04-09, 04-16, 04-23) rather than a shortened first week; started on a
-    weekend, counting begins the following Monday. Statutory holidays are not skipped (no holiday calendar)."""
-    first = start
-    while first.weekday() >= 5:
-        first += timedelta(days=1)
-    return {week: add_weekdays(first, 5 * week - 1) for week in WEEKS}
+    Monday 2024-04-01 → 2024-04-05, 2024-04-12, 2024-04-19 (weekends only). Started mid-week (e.g. Wednesday
+    2024-04-03), a week still gets five full working days (→ Tue 2024-04-09, 04-16, 04-23) rather than a shortened
+    first week; started on a day off, counting begins the next working day. Working days are the PRC calendar's
+    (crm/workdays.py): statutory holidays are skipped and weekend make-up workdays count."""
+    from crm.workdays import WorkdayCalendar
+
+    calendar = WorkdayCalendar()
+    first = calendar.roll_forward(start)
+    return {week: calendar.add_workdays(first, 5 * week - 1) for week in WEEKS}
 
 
 def rollout_of(outlet_id: int) -> TargetMapRollout | None:

@@ -52,10 +52,23 @@ def test_t54_started_monday_2024_04_01_weeks_are_due_on_the_three_fridays(new_cl
     (date(2024, 4, 7), (date(2024, 4, 12), date(2024, 4, 19), date(2024, 4, 26))),  # Sunday
     (date(2024, 4, 8), (date(2024, 4, 12), date(2024, 4, 19), date(2024, 4, 26))),  # the Monday itself
 ])
-def test_non_monday_start_gives_each_week_five_working_days(start, due):
+def test_non_monday_start_gives_each_week_five_working_days(app, start, due):
     got = svc.week_due_dates(start)
     assert (got[1], got[2], got[3]) == due
     assert all(d.weekday() < 5 for d in got.values())
+
+
+def test_rollout_weeks_follow_the_prc_calendar(tm):
+    """With the working-day calendar seeded (crm/workdays.py), the weeks skip 清明 2024 (Thu 04-04 to Sat 04-06 off)
+    and count its make-up Sunday 04-07: week 1 is 04-01, 02, 03, 07, 08 (due Mon 04-08), week 2 04-09 … 04-15, week 3
+    04-16 … 04-22."""
+    from crm.workdays import seed_from_package
+
+    seed_from_package([2024])
+    got = svc.week_due_dates(date(2024, 4, 1))
+    assert got == {1: date(2024, 4, 8), 2: date(2024, 4, 15), 3: date(2024, 4, 22)}
+    # Started on the holiday itself (Thu 04-04): counting begins on the next working day, Sunday 04-07.
+    assert svc.week_due_dates(date(2024, 4, 4))[1] == date(2024, 4, 11)
 
 
 def test_ticks_record_who_and_when_and_progress_is_per_week_and_overall(new_client, tm):
