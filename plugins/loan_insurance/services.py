@@ -103,11 +103,13 @@ def _bool(value: Any) -> bool:
     return str(value or "").strip().lower() in ("1", "on", "true", "yes", "y", "是")
 
 
-def _date(raw: dict[str, Any], key: str, errors: dict[str, str], label: str, *, required: bool = False) -> date | None:
+def parse_date(raw: dict[str, Any], key: str, errors: dict[str, str], label: str, *, required: bool = False
+               ) -> date | None:
+    """A date field (YYYY-MM-DD, full-width digits too); a Chinese error under `key` when missing or invalid."""
     value = raw.get(key)
     if isinstance(value, date):
         return value
-    text = str(value or "").strip()
+    text = unicodedata.normalize("NFKC", str(value or "")).strip()
     if not text:
         if required:
             errors[key] = _("请填写%(f)s", f=label)
@@ -252,8 +254,8 @@ def save_agreement(actor: Any, insurer_id: int, data: dict[str, Any]) -> LoanAgr
     no = _text(data, "agreement_no", 50)
     if not no:
         errors["agreement_no"] = _("请填写协议编号")
-    valid_from = _date(data, "valid_from", errors, _("协议生效日"), required=True)
-    valid_to = _date(data, "valid_to", errors, _("协议到期日"), required=True)
+    valid_from = parse_date(data, "valid_from", errors, _("协议生效日"), required=True)
+    valid_to = parse_date(data, "valid_to", errors, _("协议到期日"), required=True)
     if valid_from and valid_to and valid_to < valid_from:
         errors["valid_to"] = _("协议到期日不能早于生效日")
     premium_rate = _decimal(data, "premium_rate", errors, _("保险费率"), low=Decimal(0), high=Decimal(1),
@@ -383,12 +385,12 @@ def _parse_case(data: dict[str, Any], case: LoanCase | None, branch_id: int) -> 
     if has("amount"):
         v["amount"] = _amount(data, "amount", errors, _("授信金额"), required=True)
     if has("application_date"):
-        v["application_date"] = _date(data, "application_date", errors, _("申请日期")) or today_local()
+        v["application_date"] = parse_date(data, "application_date", errors, _("申请日期")) or today_local()
     for key, label, required in (("term_start", _("授信起始日"), True), ("term_end", _("授信到期日"), True),
                                  ("registered_on", _("注册日期"), False), ("policy_start", _("保单起始日"), False),
                                  ("policy_end", _("保单到期日"), False), ("policy_issued_on", _("保单签发日"), False)):
         if has(key):
-            v[key] = _date(data, key, errors, label, required=required)
+            v[key] = parse_date(data, key, errors, label, required=required)
     if has("margin_amount"):
         v["margin_amount"] = _amount(data, "margin_amount", errors, _("保证金金额"), positive=False)
     if has("insured_amount"):
@@ -469,8 +471,8 @@ def _parse_collateral(raw: dict[str, Any], errors: dict[str, str], prefix: str, 
             row["build_year"] = int(year)
     elif row["kind"] == "building" and not raw.get("completed_on"):
         e["build_year"] = _("请填写房屋建成年份")
-    row["completed_on"] = _date(raw, "completed_on", e, _("竣工日期"))
-    row["last_transfer_on"] = _date(raw, "last_transfer_on", e, _("最近过户日期"))
+    row["completed_on"] = parse_date(raw, "completed_on", e, _("竣工日期"))
+    row["last_transfer_on"] = parse_date(raw, "last_transfer_on", e, _("最近过户日期"))
     row["appraised_value"] = _amount(raw, "appraised_value", e, _("评估价值"), required=True)
     row["appraisal_report_no"] = _text(raw, "appraisal_report_no", 50)
     for key in ("clear_title", "county_urban_area", "owner_is_minor", "in_demolition_zone", "illegal_building",

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, UnidentifiedImageError
+
+from crm import uploads
 
 MAX_BYTES = 10 * 1024 * 1024
 # (magic bytes, extension, MIME type): the only kinds a 银保贷 file may be.
@@ -37,17 +38,12 @@ class StoredFile:
 
 
 def upload_dir() -> Path:
-    folder = Path(current_app.instance_path) / "uploads" / "loan_insurance"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return uploads.upload_dir("loan_insurance")
 
 
 def path_of(stored_name: str | None) -> Path | None:
     """The file of a name made by save_document; None for any other string (no traversal, no user paths)."""
-    if not stored_name or not _NAME_RE.match(stored_name):
-        return None
-    path = upload_dir() / stored_name
-    return path if path.is_file() else None
+    return uploads.stored_path("loan_insurance", stored_name, _NAME_RE)
 
 
 def mimetype_of(stored_name: str) -> str:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -38,16 +37,7 @@ def _case(case_id: int) -> LoanCase:
 
 def _day(values: dict[str, Any], key: str, label: str, errors: dict[str, str], *, required: bool = True
          ) -> date | None:
-    text = unicodedata.normalize("NFKC", str(values.get(key) or "")).strip()
-    if not text:
-        if required:
-            errors[key] = _("请填写%(f)s", f=label)
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        errors[key] = _("%(f)s不是有效日期（如 2024-07-15）", f=label)
-        return None
+    return services.parse_date(values, key, errors, label, required=required)
 
 
 def _disposition(name: str, fallback: str, inline: bool = False) -> str:

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from crm import uploads
 
 MAX_BYTES = 8 * 1024 * 1024  # an upload larger than this is refused before decoding
 MAX_PIXELS = 40_000_000  # decompression bombs: refuse instead of allocating gigabytes
@@ -44,17 +45,12 @@ class StoredImage:
 
 
 def upload_dir() -> Path:
-    folder = Path(current_app.instance_path) / "uploads" / "salon_events"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return uploads.upload_dir("salon_events")
 
 
 def path_of(stored_name: str | None) -> Path | None:
-    """The file of a stored name made by save_image; None for any other string (no traversal, no user paths)."""
-    if not stored_name or not _NAME_RE.match(stored_name):
-        return None
-    path = upload_dir() / stored_name
-    return path if path.is_file() else None
+    """The file of a name made by save_image; None for any other string (no traversal, no user paths)."""
+    return uploads.stored_path("salon_events", stored_name, _NAME_RE)
 
 
 def _read_capped(stream: IO[bytes], limit: int) -> bytes:
