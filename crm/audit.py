@@ -117,15 +117,23 @@ def _now():
     return utcnow()
 
 
+def _plugin_label(code: str) -> Any:
+    """A plugin's label for an action or target type (crm_register_audit_labels), or None."""
+    from flask import current_app, has_app_context
+
+    registry = current_app.extensions.get("crm") if has_app_context() else None
+    return getattr(registry, "audit_labels", {}).get(code) if registry is not None else None
+
+
 def action_label(code: str) -> str:
-    return str(ACTIONS.get(code, code))
+    return str(ACTIONS.get(code) or _plugin_label(code) or code)
 
 
 def target_label(target_type: str | None, target_id: str | None) -> str:
     """'员工 #12', '插件 example', '功能 admin.audit_log' — how the audit page names an action's object."""
     if not target_type:
         return ""
-    name = str(TARGETS.get(target_type, target_type))
+    name = str(TARGETS.get(target_type) or _plugin_label(target_type) or target_type)
     if target_id is None:
         return name
     return f"{name} #{target_id}" if target_id.isdigit() else f"{name} {target_id}"

@@ -89,6 +89,19 @@ def crm_register_pdf_documents() -> Iterable[Any]:
 
 
 @hookspec
+def crm_register_audit_labels() -> Iterable[tuple[str, Any]]:
+    """Return (code, label) pairs naming the plugin's audit actions ("plugin.verb") and audit target types
+    ("plugin_table") on the audit log page, in the user's language. Called once at start-up.
+
+    Example::
+
+        @hookimpl
+        def crm_register_audit_labels(self):
+            return [("salon_events.registered", _l("活动报名")), ("salon_events_session", _l("活动场次"))]
+    """
+
+
+@hookspec
 def crm_nav_items(user: Any, branch: Any) -> Iterable[Any]:
     """Return NavItem objects for the top menu, for `user` whose 分行 is `branch` (None for the system admin).
 

@@ -81,6 +81,7 @@ class PluginRegistry:
         self.post_permissions: dict[str, frozenset[str]] = {}
         self.segment_rules: list[tuple[str, Any]] = []
         self.pdf_documents: list[tuple[str, Any]] = []
+        self.audit_labels: dict[str, Any] = {}
         self.migration_dirs: list[str] = []
         self._subset_callers: dict[tuple[str, frozenset[str]], Any] = {}
 
@@ -102,6 +103,7 @@ class PluginRegistry:
         self._collect_permissions()
         self.segment_rules = self._collect("crm_register_segment_rules")
         self.pdf_documents = self._collect("crm_register_pdf_documents")
+        self.audit_labels = dict(item for _, item in self._collect("crm_register_audit_labels"))
         self.migration_dirs = [d for _, d in self._call_each("crm_migration_dirs") if d]
 
     @staticmethod

@@ -101,6 +101,40 @@ def test_hook_crm_register_pdf_documents(app):
     assert [d.name for d in registry.pdf_documents_for({"example"})] == ["example_letter"]
 
 
+def test_hook_crm_register_audit_labels(make_app):
+    """The audit log names plugin actions and objects in Chinese, and every action a plugin records has a label
+    (read from the code: a literal "plugin.verb" passed to audit.record, or loan_insurance's _log(case, actor, verb);
+    the two built from a value — salon_events.round_<status>, target_map.visit_<recorded|updated> — are listed)."""
+    from crm import audit
+    from tests.conftest import ALL_PLUGINS, make_user
+
+    app = make_app(CRM_PLUGINS=ALL_PLUGINS)
+    with app.app_context():
+        labels = app.extensions["crm"].audit_labels
+        assert str(labels["loan_insurance.case_created"]) == "受理银保贷案件"
+        assert audit.action_label("salon_events.registered") == "活动报名"
+        assert audit.target_label("loan_insurance_case", "3") == "银保贷案件 #3"
+        assert audit.action_label("unknown.thing") == "unknown.thing"  # no label: the code itself
+        used = set()
+        for path in (Path(__file__).resolve().parents[1] / "plugins").rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            used |= set(re.findall(r'audit\.record\(\s*"([a-z_]+\.[a-z_]*[a-z])"\s*[,)]', text))
+            used |= {"loan_insurance." + v for v in re.findall(r'_log\([^,()]+,[^,()]+,\s*"([a-z_]+)"', text)}
+            used |= {"loan_insurance." + v for v in re.findall(r'audit\.record\(P \+ "([a-z_]+)"', text)}
+        assert len(used) > 60 and sorted(c for c in used if c not in labels) == []
+        # The audit page shows the label.
+        admin = make_user("ADM002", "admin", name="管理员乙")
+        with app.test_request_context():
+            audit.record("target_map.imported", actor=admin, target=("loan_insurance_case", 5))
+        db.session.commit()
+        from tests.conftest import Client
+
+        c = Client(app)
+        c.login("ADM002")
+        page = c.get("/admin/audit").get_data(as_text=True)
+        assert "导入企业名单" in page and "银保贷案件 #5" in page
+
+
 def test_hook_crm_nav_items(client, org, enable_plugin):
     client.login("HA0001")
     assert "/p/example/" not in client.get("/").get_data(as_text=True)

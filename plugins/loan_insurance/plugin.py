@@ -31,6 +31,36 @@ POST_LOAN_POSTS = ("admin", "corporate_rm", "outlet_head", "outlet_deputy", "sub
 PANEL_POSTS = ("admin", "branch_admin")
 
 
+# How the audit log names this plugin's actions and objects (crm_register_audit_labels).
+AUDIT_LABELS = (
+    ("loan_insurance.case_created", _l("受理银保贷案件")),
+    ("loan_insurance.case_updated", _l("修改银保贷案件")),
+    ("loan_insurance.transition", _l("银保贷流程流转")),
+    ("loan_insurance.override", _l("银保贷例外放行")),
+    ("loan_insurance.document", _l("登记贷前材料")),
+    ("loan_insurance.document_downloaded", _l("下载贷前材料")),
+    ("loan_insurance.review", _l("银保贷审查意见")),
+    ("loan_insurance.disbursement_check", _l("银保贷放款审核")),
+    ("loan_insurance.default_event", _l("登记违约事件")),
+    ("loan_insurance.measure", _l("登记违约处置措施")),
+    ("loan_insurance.claim_opened", _l("发起索赔")),
+    ("loan_insurance.claim_submitted", _l("递交索赔申请")),
+    ("loan_insurance.claim_docs_complete", _l("索赔资料齐全")),
+    ("loan_insurance.claim_paid", _l("保险公司赔付")),
+    ("loan_insurance.recovery", _l("登记追偿")),
+    ("loan_insurance.form_printed", _l("打印银保贷附件")),
+    ("loan_insurance.exported", _l("导出银保贷案件")),
+    ("loan_insurance.insurer_saved", _l("维护入围保险公司")),
+    ("loan_insurance.agreement_saved", _l("新增合作协议")),
+    ("loan_insurance.insurer_suspended", _l("暂停保险公司新增客户审批")),
+    ("loan_insurance.suspension_lifted", _l("恢复保险公司新增客户审批")),
+    ("loan_insurance_case", _l("银保贷案件")),
+    ("loan_insurance_insurer", _l("入围保险公司")),
+    ("loan_insurance_agreement", _l("合作协议")),
+    ("loan_insurance_document", _l("贷前材料")),
+)
+
+
 class LoanInsurancePlugin:
     name = "loan_insurance"
     label = "银保贷"
@@ -84,3 +114,7 @@ class LoanInsurancePlugin:
             return []
         return [Widget("loan_insurance.claims", _l("银保贷索赔提醒"), url_for("loan_insurance.widget"), weight=45,
                        width=6)]
+
+    @hookimpl
+    def crm_register_audit_labels(self):
+        return AUDIT_LABELS

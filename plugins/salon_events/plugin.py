@@ -21,6 +21,41 @@ RUN_POSTS = ("admin", "branch_admin", "marketing", "sub_branch_president", "reta
              "outlet_deputy", "supervisor", "corporate_rm", "personal_rm", "wealth_manager", "lobby_manager")
 
 
+# How the audit log names this plugin's actions and objects (crm_register_audit_labels).
+AUDIT_LABELS = (
+    ("salon_events.campaign_created", _l("新建营销活动")),
+    ("salon_events.campaign_updated", _l("修改营销活动")),
+    ("salon_events.campaign_status", _l("变更活动状态")),
+    ("salon_events.round_created", _l("新建活动场次")),
+    ("salon_events.round_updated", _l("修改活动场次")),
+    ("salon_events.round_deleted", _l("删除活动场次")),
+    ("salon_events.round_open", _l("重新开放报名")),
+    ("salon_events.round_closed", _l("截止报名")),
+    ("salon_events.rounds_split", _l("按人数拆分场次")),
+    ("salon_events.route_saved", _l("保存游学线路")),
+    ("salon_events.invited", _l("邀约客户")),
+    ("salon_events.invitation_removed", _l("移除邀约")),
+    ("salon_events.registered", _l("活动报名")),
+    ("salon_events.registration_cancelled", _l("取消报名")),
+    ("salon_events.checked_in", _l("现场签到")),
+    ("salon_events.step_logged", _l("登记活动流程")),
+    ("salon_events.photo_uploaded", _l("上传活动照片")),
+    ("salon_events.outcome", _l("登记活动成效")),
+    ("salon_events.exported", _l("导出活动报名")),
+    ("salon_events.cert_template_saved", _l("保存证书模板")),
+    ("salon_events.signature_recorded", _l("登记行长签名")),
+    ("salon_events.signature_refused", _l("拒绝登记签名")),
+    ("salon_events.certificates_printed", _l("打印实习证明")),
+    ("salon_events.certificates_refused", _l("拒绝打印实习证明")),
+    ("salon_events_campaign", _l("营销活动")),
+    ("salon_events_session", _l("活动场次")),
+    ("salon_events_route", _l("游学线路")),
+    ("salon_events_invitation", _l("活动邀约")),
+    ("salon_events_registration", _l("活动报名")),
+    ("salon_events_signature", _l("行长签名")),
+)
+
+
 class SalonEventsPlugin:
     name = "salon_events"
     label = "营销活动"
@@ -60,3 +95,7 @@ class SalonEventsPlugin:
             return []
         return [Widget("salon_events.upcoming", _l("近期活动场次"), url_for("salon_events.widget"), weight=40,
                        width=6)]
+
+    @hookimpl
+    def crm_register_audit_labels(self):
+        return AUDIT_LABELS

@@ -19,6 +19,23 @@ RATE_POSTS = ("admin", "branch_admin", "outlet_head", "outlet_deputy", "supervis
               "wealth_manager")
 
 
+# How the audit log names this plugin's actions and objects (crm_register_audit_labels).
+AUDIT_LABELS = (
+    ("segmentation.ladder_saved", _l("修改分层阶梯")),
+    ("segmentation.params_saved", _l("修改分群参数")),
+    ("segmentation.rule_saved", _l("保存自定义分群规则")),
+    ("segmentation.rule_deleted", _l("删除自定义分群规则")),
+    ("segmentation.recomputed", _l("重算客户分层")),
+    ("segmentation.list_saved", _l("保存客户名单")),
+    ("segmentation.list_deleted", _l("删除客户名单")),
+    ("segmentation.quotas_saved", _l("修改岗位分层配额")),
+    ("segmentation.fivec_saved", _l("修改5C1S评分设置")),
+    ("segmentation.rated", _l("5C1S评级")),
+    ("segmentation_custom_rule", _l("自定义分群规则")),
+    ("segmentation_list", _l("客户名单")),
+)
+
+
 class SegmentationPlugin:
     name = "segmentation"
     label = "客户分层/分群"
@@ -71,3 +88,7 @@ class SegmentationPlugin:
         # Everyone sees the pyramid of their own scope (an RM: the customers they maintain).
         return [Widget("segmentation.pyramid", _l("客户分层与分群"), url_for("segmentation.widget"), weight=20,
                        width=6)]
+
+    @hookimpl
+    def crm_register_audit_labels(self):
+        return AUDIT_LABELS

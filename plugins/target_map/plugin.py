@@ -33,6 +33,31 @@ DEFAULT_SETTINGS = {
 }
 
 
+# How the audit log names this plugin's actions and objects (crm_register_audit_labels).
+AUDIT_LABELS = (
+    ("target_map.entry_added", _l("加入金融生态图")),
+    ("target_map.entry_updated", _l("修改生态图条目")),
+    ("target_map.entry_removed", _l("移出金融生态图")),
+    ("target_map.imported", _l("导入企业名单")),
+    ("target_map.exported", _l("导出金融生态图")),
+    ("target_map.assigned", _l("按规模分派目标客户")),
+    ("target_map.task_created", _l("新建拓展计划")),
+    ("target_map.task_updated", _l("修改拓展计划")),
+    ("target_map.task_rescheduled", _l("调整拓展计划日期")),
+    ("target_map.task_deleted", _l("删除拓展计划")),
+    ("target_map.visit_recorded", _l("登记走访")),
+    ("target_map.visit_updated", _l("修改走访记录")),
+    ("target_map.visit_advice", _l("负责人走访意见")),
+    ("target_map.plan_text_saved", _l("保存拓展方案")),
+    ("target_map.group_created", _l("新建集团营销计划")),
+    ("target_map.group_submitted", _l("提交集团营销计划")),
+    ("target_map.group_closed", _l("结束集团营销计划")),
+    ("target_map.rollout_started", _l("启动三周导入")),
+    ("target_map.rollout_rescheduled", _l("调整三周导入日期")),
+    ("target_map.rollout_item_done", _l("完成导入事项")),
+)
+
+
 class TargetMapPlugin:
     name = NAME
     label = "金融生态图"
@@ -95,3 +120,7 @@ class TargetMapPlugin:
             return []
         return [Widget("target_map.overdue", _l("逾期外拓任务"), url_for("target_map_plans.widget"), weight=30,
                        width=6)]
+
+    @hookimpl
+    def crm_register_audit_labels(self):
+        return AUDIT_LABELS
