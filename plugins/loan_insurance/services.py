@@ -518,12 +518,38 @@ def _apply(case: LoanCase, parsed: _Parsed) -> None:
     for key, value in parsed.values.items():
         setattr(case, key, value)
     if parsed.collaterals is not None:
-        case.collaterals = [LoanCollateral(**row) for row in parsed.collaterals]
+        case.collaterals = _merge_rows(case.collaterals, parsed.collaterals, LoanCollateral)
     if parsed.guarantors is not None:
-        case.guarantors = [LoanGuarantor(**row) for row in parsed.guarantors]
+        case.guarantors = _merge_rows(case.guarantors, parsed.guarantors, LoanGuarantor)
     if parsed.shareholders is not None:
-        case.shareholders = [LoanShareholder(**row) for row in parsed.shareholders]
+        case.shareholders = _merge_rows(case.shareholders, parsed.shareholders, LoanShareholder)
     _price(case)
+
+
+def _merge_rows(current: list[Any], rows: list[dict[str, Any]], model: type) -> list[Any]:
+    """Update nested rows in place (R-61): checklist codes are keyed by row id (`04.sh.<id>`, `13.<id>.ids`), so a
+    row keeps its id and its received documents across edits. A row whose name is unchanged keeps its own record
+    (removing 甲 of 甲、乙 leaves 乙 its id); the others take the remaining records by position (same number of
+    rows → same ids, changed values written); extra rows are added, records left over are deleted (delete-orphan)."""
+    free = list(current)
+    matched: list[Any] = [None] * len(rows)
+    for i, row in enumerate(rows):
+        name = row.get("name")
+        hit = next((o for o in free if name and getattr(o, "name", None) == name), None)
+        if hit is not None:
+            matched[i] = hit
+            free.remove(hit)
+    out = []
+    for obj, row in zip(matched, rows, strict=True):
+        if obj is None and free:
+            obj = free.pop(0)
+        if obj is None:
+            obj = model(**row)
+        else:
+            for key, value in row.items():
+                setattr(obj, key, value)
+        out.append(obj)
+    return out
 
 
 def _price(case: LoanCase) -> None:
