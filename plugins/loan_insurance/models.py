@@ -258,6 +258,9 @@ class LoanGuarantor(db.Model):
     """A joint-liability guarantor (R-51 (1)): a natural person (with spouse) or an enterprise."""
 
     __tablename__ = "loan_insurance_guarantor"
+    # R-61 checklist codes carry these ids: AUTOINCREMENT keeps SQLite from giving a deleted last row's id to a
+    # new row (PostgreSQL sequences never reuse one).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("loan_insurance_case.id", ondelete="CASCADE"), index=True)
@@ -275,6 +278,9 @@ class LoanShareholder(db.Model):
     """A shareholder of the borrower (R-61 (4): holders of 10% and more, and their spouses, give IDs)."""
 
     __tablename__ = "loan_insurance_shareholder"
+    # R-61 checklist codes carry these ids: AUTOINCREMENT keeps SQLite from giving a deleted last row's id to a
+    # new row (PostgreSQL sequences never reuse one).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("loan_insurance_case.id", ondelete="CASCADE"), index=True)
@@ -287,6 +293,9 @@ class LoanCollateral(db.Model):
     """A mortgaged building or piece of land (R-51 (2)–(7))."""
 
     __tablename__ = "loan_insurance_collateral"
+    # R-61 checklist codes carry these ids: AUTOINCREMENT keeps SQLite from giving a deleted last row's id to a
+    # new row (PostgreSQL sequences never reuse one).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("loan_insurance_case.id", ondelete="CASCADE"), index=True)

@@ -164,7 +164,8 @@ def upgrade():
     sa.Column('appraisal_report_no', sa.String(length=50), nullable=True),
     sa.Column('bank_sole_mortgagee', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['loan_insurance_case.id'], name=op.f('fk_loan_insurance_collateral_case_id_loan_insurance_case'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_insurance_collateral'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_insurance_collateral')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('loan_insurance_collateral', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_loan_insurance_collateral_case_id'), ['case_id'], unique=False)
@@ -225,7 +226,8 @@ def upgrade():
     sa.Column('spouse_id_no', sa.String(length=18), nullable=True),
     sa.Column('joint_liability', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['loan_insurance_case.id'], name=op.f('fk_loan_insurance_guarantor_case_id_loan_insurance_case'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_insurance_guarantor'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_insurance_guarantor')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('loan_insurance_guarantor', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_loan_insurance_guarantor_case_id'), ['case_id'], unique=False)
@@ -264,7 +266,8 @@ def upgrade():
     sa.Column('share_pct', sa.Numeric(precision=5, scale=2), nullable=False),
     sa.Column('has_spouse', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['loan_insurance_case.id'], name=op.f('fk_loan_insurance_shareholder_case_id_loan_insurance_case'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_insurance_shareholder'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_insurance_shareholder')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('loan_insurance_shareholder', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_loan_insurance_shareholder_case_id'), ['case_id'], unique=False)
