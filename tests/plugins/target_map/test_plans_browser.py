@@ -41,6 +41,20 @@ def _login(page, login: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def still_box(page, locator) -> dict:
+    """The bar's box once the chart stopped moving: frappe-gantt may scroll after the first paint (and a busy
+    machine paints late), and a press at a stale position misses the bar."""
+    page.wait_for_selector("#plans-gantt[data-ready='1']")
+    box = locator.bounding_box()
+    for _ in range(40):
+        page.wait_for_timeout(150)
+        again = locator.bounding_box()
+        if again == box:
+            return box
+        box = again
+    return box
+
+
 @pytest.mark.parametrize("days", [3])
 def test_drag_a_bar_by_n_days_then_record_a_visit_and_the_task_is_done(live, page, days):
     _base, org = live
@@ -54,7 +68,7 @@ def test_drag_a_bar_by_n_days_then_record_a_visit_and_the_task_is_done(live, pag
     page.goto(page.base + f"{P}/plans")
     bar = page.locator(f'.bar-wrapper[data-id="t{task_id}"] .bar')
     bar.wait_for()
-    box = bar.bounding_box()
+    box = still_box(page, bar)
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     # The real mouse: press on the bar, move right by N columns (plus half a column: frappe snaps down to whole
     # days), release.
@@ -103,7 +117,7 @@ def test_a_refused_drag_puts_the_bar_back_and_says_why(live, page):
     db.session.execute(db.update(TargetMapTask).where(TargetMapTask.id == task_id)
                        .values(version=TargetMapTask.version + 1))
     db.session.commit()
-    box = bar.bounding_box()
+    box = still_box(page, bar)
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
     page.mouse.down()
