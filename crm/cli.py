@@ -81,6 +81,10 @@ def demo_command(seed: int, customers: int, append: bool) -> None:
         except DemoRefused as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"已生成 {made:,} 个演示客户，用时 {time.perf_counter() - started:.1f} 秒。")
+        if not append:
+            from crm.demo import seed_plugin_demo
+
+            seed_plugin_demo(seed, click.echo)
 
 
 @click.command("serve")
@@ -100,6 +104,9 @@ def serve_command(host: str, port: int, demo: bool) -> None:
 
         if ensure_demo_customers(DEMO_SERVE_CUSTOMERS, seed=20261123, echo=click.echo):
             click.echo(f"已生成 {DEMO_SERVE_CUSTOMERS:,} 个演示客户（含家庭成员、持有产品和联系记录）。")
+            from crm.demo import seed_plugin_demo
+
+            seed_plugin_demo(20261123, click.echo)
     click.echo(f"网点CRM 运行于 http://{host}:{port}  (Ctrl+C 停止)")
     from werkzeug.serving import run_simple
 

@@ -161,3 +161,16 @@ def _branch(code: str, name: str, level: str, parent: Branch | None, president: 
     db.session.flush()
     node.path = (parent.path if parent else "/") + f"{node.id}/"
     return node
+
+
+def seed_plugin_demo(seed: int, echo: Callable[[str], None] = print) -> None:
+    """Switch every installed plugin on (the global row: each 分行 follows it) and let each fill its demo data."""
+    from flask import current_app
+
+    registry = current_app.extensions["crm"]
+    for name in registry.plugins:
+        registry.set_enabled(name, None, True, None)
+    db.session.commit()
+    for _name, summary in registry._call_each("crm_seed_demo", seed=seed):
+        if summary:
+            echo(summary)

@@ -197,3 +197,19 @@ def crm_allocation_quotas(user: Any, branch: Any) -> dict[tuple[str, str], int] 
         def crm_allocation_quotas(self, user, branch):
             return {("T1", "outlet_head"): 20, ("T0", "back_office"): 100}
     """
+
+
+@hookspec
+def crm_seed_demo(seed: int) -> str | None:
+    """Demo data: fill this plugin's tables for the demo database (`crm serve --demo`, `crm demo --customers N`),
+    after core has made the organisation, the staff and the customers. Called once, for every installed plugin
+    (the demo switches every plugin on); use `seed` for any randomness so the same seed gives the same data, act
+    through the plugin's own services so the data obeys its rules, and commit. Return a one-line Chinese summary
+    to print, or None.
+
+    Example::
+
+        @hookimpl
+        def crm_seed_demo(self, seed):
+            return f"银保贷：{services.seed_demo(seed)} 笔演示案件"
+    """

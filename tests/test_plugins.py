@@ -190,6 +190,21 @@ def test_hook_crm_plugin_available(app, org, enable_plugin):
         registry.set_enabled("example", vetoed.id, True, None)
 
 
+def test_hook_crm_seed_demo(app, org):
+    """The demo switches every installed plugin on for all 分行 and lets each fill its tables, printing its line;
+    the same seed gives the same data."""
+    from crm.demo import seed_plugin_demo
+    from tests.plugin_example.models import ExampleNote
+
+    printed: list[str] = []
+    seed_plugin_demo(7, printed.append)
+    registry = app.extensions["crm"]
+    assert "example" in registry.enabled_names(org.b1.id) and "example" in registry.enabled_names(org.b2.id)
+    notes = db.session.execute(select(ExampleNote.text).order_by(ExampleNote.id)).scalars().all()
+    assert notes == [f"演示便签7-{o.id}" for o in sorted([org.a, org.a2, org.b], key=lambda o: o.id)]
+    assert printed == ["示例插件：3 条演示便签"]
+
+
 def test_hook_crm_customer_saved(app, org, enable_plugin):
     registry = app.extensions["crm"]
     plugin = registry.plugins["example"].obj

@@ -52,6 +52,7 @@ AUDIT_LABELS = (
     ("loan_insurance.exported", _l("导出银保贷案件")),
     ("loan_insurance.insurer_saved", _l("维护入围保险公司")),
     ("loan_insurance.agreement_saved", _l("新增合作协议")),
+    ("loan_insurance.agreement_updated", _l("修改合作协议")),
     ("loan_insurance.insurer_suspended", _l("暂停保险公司新增客户审批")),
     ("loan_insurance.suspension_lifted", _l("恢复保险公司新增客户审批")),
     ("loan_insurance_case", _l("银保贷案件")),
@@ -118,3 +119,10 @@ class LoanInsurancePlugin:
     @hookimpl
     def crm_register_audit_labels(self):
         return AUDIT_LABELS
+
+    @hookimpl
+    def crm_seed_demo(self, seed):
+        from plugins.loan_insurance.demo import seed_demo
+
+        made = seed_demo(seed)
+        return f"银保贷：{made} 笔演示案件（受理、调查、审查、审批、放款、贷后、索赔、追偿、结清）" if made else None

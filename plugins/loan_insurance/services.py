@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from crm import audit
@@ -244,12 +244,33 @@ def _panel_insurer(actor: Any, insurer_id: Any) -> LoanInsurer:
     return insurer
 
 
-def save_agreement(actor: Any, insurer_id: int, data: dict[str, Any]) -> LoanAgreement:
-    """A 合作协议 with its validity (inclusive) and rates (A-15: configurable per agreement)."""
+AGREEMENT_TERMS = ("valid_from", "premium_rate", "mortgage_rate", "waiting_days", "collection_fee",
+                   "insurer_recovery_share")
+
+
+def _term_text(value: Any) -> str:
+    """An agreement term as the audit log shows it: 0.600000 and 0.6 are the same rate."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def save_agreement(actor: Any, insurer_id: int, data: dict[str, Any], agreement_id: int | None = None
+                   ) -> LoanAgreement:
+    """A 合作协议 with its validity (inclusive) and rates (A-15: configurable per agreement).
+
+    With `agreement_id` the agreement is corrected. Once a case uses it, its terms are what that case was priced
+    and judged on: they stay as they are (a change of terms is a new agreement), only the number and the end date
+    may change, and the end date not before any using case's application or credit start (R-60)."""
     _require("manage_panel", actor)
     insurer = _panel_insurer(actor, insurer_id)
     if insurer.branch_id is None and actor.scope != SCOPE_ALL:
         raise ServiceError(_("只有系统管理员可以维护总行入围保险公司的协议"))
+    agreement = None
+    if agreement_id is not None:
+        agreement = db.session.get(LoanAgreement, int(agreement_id))
+        if agreement is None or agreement.insurer_id != insurer.id:
+            raise ServiceError(_("合作协议不存在"))
     errors: dict[str, str] = {}
     no = _text(data, "agreement_no", 50)
     if not no:
@@ -269,16 +290,43 @@ def save_agreement(actor: Any, insurer_id: int, data: dict[str, Any]) -> LoanAgr
     if waiting is not None and waiting != waiting.to_integral_value():
         errors["waiting_days"] = _("赔款等待期须为整数天")
     fee = _amount(data, "collection_fee", errors, _("代收手续费"), positive=False) or Decimal("0")
+    terms = {"valid_from": valid_from, "premium_rate": premium_rate, "mortgage_rate": mortgage_rate,
+             "waiting_days": int(waiting) if waiting is not None and "waiting_days" not in errors else None,
+             "collection_fee": fee, "insurer_recovery_share": share}
+    if agreement is not None and not errors:
+        used = db.session.execute(
+            select(func.count(LoanCase.id), func.max(LoanCase.application_date), func.max(LoanCase.term_start))
+            .where(LoanCase.agreement_id == agreement.id)).one()
+        if used[0]:
+            for key in AGREEMENT_TERMS:
+                if terms[key] != getattr(agreement, key):
+                    errors[key] = _("已有%(n)d笔案件按本协议办理，条款不能修改；条款变更请新增一份协议", n=used[0])
+            last = max(d for d in used[1:] if d is not None)
+            if valid_to and valid_to < last:
+                errors["valid_to"] = _("已有案件在%(d)s按本协议办理，到期日不能早于该日", d=last.isoformat())
     if errors:
         raise FormErrors(errors)
-    agreement = LoanAgreement(insurer_id=insurer.id, agreement_no=no, valid_from=valid_from, valid_to=valid_to,
-                              premium_rate=premium_rate, mortgage_rate=mortgage_rate, waiting_days=int(waiting),
-                              collection_fee=fee, insurer_recovery_share=share, created_by_id=actor.id)
-    db.session.add(agreement)
+    if agreement is None:
+        agreement = LoanAgreement(insurer_id=insurer.id, created_by_id=actor.id)
+        db.session.add(agreement)
+        action = "agreement_saved"
+        before = None
+    else:
+        action = "agreement_updated"
+        before = {"agreement_no": agreement.agreement_no, "valid_to": agreement.valid_to.isoformat(),
+                  **{k: _term_text(getattr(agreement, k)) for k in AGREEMENT_TERMS}}
+    agreement.agreement_no = no
+    agreement.valid_to = valid_to
+    for key, value in terms.items():
+        setattr(agreement, key, value)
     db.session.flush()
-    audit.record(P + "agreement_saved", target=("loan_insurance_agreement", agreement.id),
-                 detail={"insurer": insurer.name, "agreement_no": no, "valid_from": valid_from.isoformat(),
-                         "valid_to": valid_to.isoformat()}, actor=actor)
+    detail = {"insurer": insurer.name, "agreement_no": no, "valid_from": valid_from.isoformat(),
+              "valid_to": valid_to.isoformat()}
+    if before is not None:
+        after = {"agreement_no": no, "valid_to": valid_to.isoformat(),
+                 **{k: _term_text(getattr(agreement, k)) for k in AGREEMENT_TERMS}}
+        detail["changed"] = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    audit.record(P + action, target=("loan_insurance_agreement", agreement.id), detail=detail, actor=actor)
     db.session.commit()
     return agreement
 

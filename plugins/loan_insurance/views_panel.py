@@ -13,7 +13,7 @@ from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm import audit
 from crm.access import can, policy, scoped
@@ -77,7 +77,12 @@ def _panel_page(status: int = 200, *, form: str | None = None, values: dict[str,
     # The system administrator belongs to no 分行: a suspension names the handling 分行 explicitly.
     branch_options = [(b.id, b.name) for b in db.session.execute(
         select(Branch).where(Branch.parent_id.is_(None)).order_by(Branch.code)).scalars()] if is_admin else []
+    agreement_ids = [a.id for i in insurers for a in i.agreements]
+    agreement_use = dict(db.session.execute(
+        select(LoanCase.agreement_id, func.count(LoanCase.id)).where(LoanCase.agreement_id.in_(agreement_ids))
+        .group_by(LoanCase.agreement_id)).all()) if agreement_ids else {}
     return render_template("loan_insurance/panel.html", insurers=insurers, suspensions=suspensions,
+                           agreement_use=agreement_use,
                            suspended=suspended, branch_names=branch_names, today=today,
                            insurer_names={i.id: i.name for i in insurers},
                            insurer_options=[(i.id, i.name) for i in insurers], can_manage=can(PANEL),
@@ -162,6 +167,21 @@ def panel_agreement_new(insurer_id: int):
         agreement = services.save_agreement(current_user, insurer_id, data)
         return _("已保存合作协议：%(n)s", n=agreement.agreement_no)
     return _panel_action(f"agreement-{insurer_id}", call)
+
+
+@bp.route("/panel/insurers/<int:insurer_id>/agreements/<int:agreement_id>", methods=["POST"])
+@policy(permission=PANEL)
+def panel_agreement_edit(insurer_id: int, agreement_id: int):
+    """Correct an agreement: everything while no case uses it; afterwards only its number and end date."""
+    def call(values, errors):
+        data = dict(values)
+        for key, label in PERCENT_FIELDS:
+            data[key] = _percent(values, key, label, errors)
+        if errors:
+            raise FormErrors(errors)
+        agreement = services.save_agreement(current_user, insurer_id, data, agreement_id)
+        return _("已修改合作协议：%(n)s", n=agreement.agreement_no)
+    return _panel_action(f"agreement-{insurer_id}-{agreement_id}", call)
 
 
 @bp.route("/panel/suspensions", methods=["POST"])

@@ -86,6 +86,18 @@ class TargetMapPlugin:
         return str(Path(__file__).parent / "migrations" / "versions")
 
     @hookimpl
+    def crm_seed_demo(self, seed):
+        from sqlalchemy import select
+
+        from crm.extensions import db
+        from crm.models import Outlet
+        from plugins.target_map.services_map import put_on_map
+
+        outlets = db.session.execute(select(Outlet.id).where(Outlet.active).order_by(Outlet.id)).scalars().all()
+        placed = sum(put_on_map(o, limit=60) for o in outlets)
+        return f"金融生态图：{placed} 户对公客户标注到 {len(outlets)} 个网点的生态图" if placed else None
+
+    @hookimpl
     def crm_customer_saved(self, customer, is_new):
         # A customer moved to another outlet takes its map entry along.
         if not is_new:

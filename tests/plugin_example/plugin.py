@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask import Blueprint, abort, current_app, render_template_string, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from crm import hookimpl
 from crm.access import policy, scoped
@@ -130,6 +131,16 @@ class ExamplePlugin:
         self.imported.append({"branch": branch.code, "user": user.login,
                               "created": [names.get(i) for i in created_ids],
                               "updated": [names.get(i) for i in updated_ids]})
+
+    @hookimpl
+    def crm_seed_demo(self, seed):
+        # One note per outlet, the text picked by the seed: the same seed gives the same notes.
+        from crm.models import Outlet
+
+        outlets = db.session.execute(select(Outlet.id).order_by(Outlet.id)).scalars().all()
+        db.session.add_all(ExampleNote(outlet_id=o, text=f"演示便签{seed % 97}-{o}") for o in outlets)
+        db.session.commit()
+        return f"示例插件：{len(outlets)} 条演示便签"
 
     # Scoped read, as plugin code must do (design §3.3).
     def visible_notes(self):

@@ -446,7 +446,7 @@ def test_browser_journey_from_the_customer_panel_to_the_case_page(li, live_url, 
     page.fill("[name='guarantors.0.name']", "张三")
     page.click("button.btn-primary:has-text('保存')")
     page.wait_for_load_state("networkidle")
-    page.wait_for_selector("[data-li-rules]")
+    page.wait_for_selector("#eligibility")
     assert "1,800,000.00 元" in page.inner_text("[data-li-amount]")
     assert "1,200,000.00 元" in page.inner_text("[data-li-pure]")
     page.click("[data-li-step='investigating'] button")

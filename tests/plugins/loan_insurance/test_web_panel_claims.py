@@ -111,6 +111,75 @@ def test_add_insurer_and_agreement_with_percent_rates_one_audit_row_each(client,
     assert "RB-1" in page and "2025-01-01 ~ 2025-12-31" in page
 
 
+AGREEMENT_FORM = {"agreement_no": "YBD-2024-01", "valid_from": "2024-01-01", "valid_to": "2026-12-31",
+                  "premium_rate": "1.5", "mortgage_rate": "60", "waiting_days": "30", "collection_fee": "200",
+                  "insurer_recovery_share": "50"}
+
+
+def test_an_unused_agreement_can_be_corrected_in_full_with_one_audit_row_naming_the_changes(client, li):
+    login(client, li.branch_admin1)
+    url = f"{P}/panel/insurers/{li.insurer.id}/agreements/{li.agreement.id}"
+    page = text_of(client.get(f"{P}/panel"))
+    assert "修改协议 YBD-2024-01" in page and 'value="1.5"' in page  # the form comes filled in, rates in percent
+    resp = client.post(url, dict(AGREEMENT_FORM, premium_rate="1.2", waiting_days="45", valid_from="2024-02-01"))
+    assert resp.status_code == 302
+    a = db.session.get(LoanAgreement, li.agreement.id)
+    db.session.refresh(a)
+    assert (a.premium_rate, a.waiting_days, a.valid_from) == (Decimal("0.012"), 45, date(2024, 2, 1))
+    row = db.session.execute(select(AuditLog).where(AuditLog.action == "loan_insurance.agreement_updated")
+                             ).scalar_one()
+    assert row.detail["changed"]["premium_rate"] == ["0.015", "0.012"]
+    assert row.detail["changed"]["valid_from"] == ["2024-01-01", "2024-02-01"]
+    assert set(row.detail["changed"]) == {"premium_rate", "waiting_days", "valid_from"}
+    assert db.session.execute(select(func.count()).select_from(LoanAgreement)).scalar_one() == 1  # no copy made
+
+
+def test_an_agreement_a_case_uses_keeps_its_terms_only_number_and_end_date_change(client, li):
+    case = create(li)  # applied 2024-03-04, credit from 2024-03-15, priced at 1.5%
+    premium = case.premium
+    login(client, li.branch_admin1)
+    url = f"{P}/panel/insurers/{li.insurer.id}/agreements/{li.agreement.id}"
+    assert "1笔案件使用" in text_of(client.get(f"{P}/panel"))
+    before = table_snapshot()
+    resp = client.post(url, dict(AGREEMENT_FORM, premium_rate="1.2"))
+    assert resp.status_code == 422
+    assert "已有1笔案件按本协议办理，条款不能修改；条款变更请新增一份协议" in text_of(resp)
+    # The end date cannot move before a day a case relies on (its credit start 2024-03-15) …
+    resp = client.post(url, dict(AGREEMENT_FORM, valid_to="2024-03-14"))
+    assert resp.status_code == 422 and "已有案件在2024-03-15按本协议办理，到期日不能早于该日" in text_of(resp)
+    assert table_snapshot() == before
+    # … but that very day is fine, and so is a corrected number.
+    resp = client.post(url, dict(AGREEMENT_FORM, valid_to="2024-03-15", agreement_no="YBD-2024-01A"))
+    assert resp.status_code == 302
+    a = db.session.get(LoanAgreement, li.agreement.id)
+    db.session.refresh(a)
+    assert (a.agreement_no, a.valid_to, a.premium_rate) == ("YBD-2024-01A", date(2024, 3, 15), Decimal("0.015"))
+    assert fresh(case.id).premium == premium
+
+
+def test_editing_an_agreement_needs_the_panel_permission_and_the_insurer_in_scope(client, li):
+    other = LoanInsurer(branch_id=li.b2.id, name="乙分行财险")
+    db.session.add(other)
+    db.session.flush()
+    theirs = LoanAgreement(insurer_id=other.id, agreement_no="B-1", valid_from=date(2024, 1, 1),
+                           valid_to=date(2024, 12, 31), premium_rate=Decimal("0.01"), mortgage_rate=Decimal("0.5"),
+                           waiting_days=30, insurer_recovery_share=Decimal("0.5"))
+    db.session.add(theirs)
+    db.session.commit()
+    login(client, li.corp_rm)
+    before = {k: v for k, v in table_snapshot().items() if k.startswith("loan_insurance_")}
+    url = f"{P}/panel/insurers/{li.insurer.id}/agreements/{li.agreement.id}"
+    assert client.post(url, dict(AGREEMENT_FORM, premium_rate="1")).status_code == 403
+    client.logout()
+    login(client, li.branch_admin1)
+    resp = client.post(f"{P}/panel/insurers/{other.id}/agreements/{theirs.id}", dict(AGREEMENT_FORM, agreement_no="X"))
+    assert resp.status_code == 422 and "保险公司不存在" in text_of(resp) and "B-1" not in text_of(resp)
+    # An agreement id of another insurer under our insurer's URL is refused too.
+    resp = client.post(f"{P}/panel/insurers/{li.insurer.id}/agreements/{theirs.id}", AGREEMENT_FORM)
+    assert resp.status_code == 422 and "合作协议不存在" in text_of(resp)
+    assert {k: v for k, v in table_snapshot().items() if k.startswith("loan_insurance_")} == before
+
+
 def test_panel_errors_are_422_in_chinese_and_save_nothing(client, li):
     login(client, li.branch_admin1)
     before = table_snapshot()
