@@ -1,0 +1,17 @@
+"""scorecards blueprint, mounted under /p/scorecards: the routes live in one module per area."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from flask import Blueprint
+
+import plugins.scorecards.models  # noqa: F401 - the plugin's tables are registered with the app's metadata
+
+bp = Blueprint("scorecards", __name__, template_folder="templates")
+
+# The pages, one module per area (each registers its routes on `bp`).
+for _name in ("views_periods", "views_schemes", "views_banca", "views_rhythm"):
+    if importlib.util.find_spec(f"plugins.scorecards.{_name}") is not None:
+        importlib.import_module(f"plugins.scorecards.{_name}")
