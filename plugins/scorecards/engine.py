@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -164,15 +165,23 @@ def to_dec(value: Any, what: str = "数值") -> Decimal:
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip().replace(",", ""))
-        except InvalidOperation:
-            raise BadActualError(f"{what}不是有效数值：{value!r}") from None
+        result = _str_dec(value)
+        if result is None:
+            raise BadActualError(f"{what}不是有效数值：{value!r}")
     else:
         raise BadActualError(f"{what}不是有效数值：{value!r}")
     if not result.is_finite():
         raise BadActualError(f"{what}必须是有限数值：{value!r}")
     return result
+
+
+@functools.lru_cache(maxsize=4096)
+def _str_dec(text: str) -> Decimal | None:
+    """Scheme numbers are strings ("30", "0.1"): parsed once, not once per person (a month scores thousands)."""
+    try:
+        return Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:
+        return None
 
 
 def _try_dec(value: Any) -> Decimal | None:
@@ -762,7 +771,8 @@ def _missing_context(definition: Mapping[str, Any], actuals: Mapping[str, Any],
 
 
 def score_scheme(definition: Mapping[str, Any], actuals: Mapping[str, Any], *,
-                 context: Mapping[str, Any] | None = None, checked: bool = False) -> SchemeScore:
+                 context: Mapping[str, Any] | None = None, checked: bool = False,
+                 fingerprint: str | None = None) -> SchemeScore:
     """Score a "scorecard" scheme.
 
     actuals: {item code: number | {"value", "target"} | {field: count/bool} (deductions), input key: value}.
@@ -812,8 +822,8 @@ def score_scheme(definition: Mapping[str, Any], actuals: Mapping[str, Any], *,
             fired.append(ScoreWarning(w.get("rule", ""), w["action"], reason))
     lines.extend(f.reason for f in fired)
     action = max((f.action for f in fired), key=ACTION_RANK.__getitem__, default="keep")
-    return SchemeScore(definition["code"], scheme_fingerprint(definition), items, item_sum, adjustments, total,
-                       fired, action, lines)
+    return SchemeScore(definition["code"], fingerprint or scheme_fingerprint(definition), items, item_sum,
+                       adjustments, total, fired, action, lines)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

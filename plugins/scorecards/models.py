@@ -85,6 +85,10 @@ class ScorecardPeriod(db.Model):
     locked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+    # Written by each computation, for the whole 分行: per scheme id, people assessed / scored / with a warning and
+    # the outlet PK ([outlet id, average, people, best, rank]) — the leaderboard and the period page read it
+    # instead of aggregating ten thousand rows on every view.
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -133,7 +137,7 @@ class ScorecardResult(db.Model):
     __tablename__ = "scorecards_result"
     __table_args__ = (UniqueConstraint("period_id", "scheme_id", "subject", "subject_id",
                                        name="uq_scorecards_result_subject"),
-                      Index("ix_scorecards_result_rank", "period_id", "scheme_id", "total"),
+                      Index("ix_scorecards_result_rank", "period_id", "scheme_id", "rank", "id"),
                       Index("ix_scorecards_result_outlet_id", "outlet_id"),
                       Index("ix_scorecards_result_user_id", "user_id"))
 

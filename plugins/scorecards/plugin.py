@@ -41,6 +41,7 @@ AUDIT_LABELS = (
     ("scorecards.report_printed", _l("打印考核报告")),
     ("scorecards.policy_saved", _l("登记银保保单")),
     ("scorecards.policies_imported", _l("导入银保保单")),
+    ("scorecards.policy_status", _l("登记保单契撤/退保")),
     ("scorecards_period", _l("考核期")),
     ("scorecards_scheme", _l("考核方案")),
     ("scorecards_result", _l("考核结果")),
@@ -92,3 +93,10 @@ class ScorecardsPlugin:
     @hookimpl
     def crm_register_audit_labels(self):
         return AUDIT_LABELS
+
+    @hookimpl
+    def crm_seed_demo(self, seed):
+        from plugins.scorecards.demo import seed_demo
+
+        made = seed_demo(seed)
+        return f"绩效考核：{made} 个考核期（上月已锁定，本月和上年已计算）" if made else None

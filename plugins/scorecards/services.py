@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
@@ -163,7 +163,8 @@ def save_scheme(actor: Any, scheme_id: int, definition: dict[str, Any], note: st
         ScorecardScheme.code == scheme.code, ScorecardScheme.current.is_(True),
         ScorecardScheme.branch_id.is_(None) if branch_id is None else ScorecardScheme.branch_id == branch_id)
     ).scalar_one_or_none()
-    revision = 1
+    # A 分行's first copy of a 全行 default continues its numbering (default 第1版 → the copy 第2版).
+    revision = scheme.revision + 1
     if previous is not None:
         previous.current = False
         revision = db.session.execute(select(func.max(ScorecardScheme.revision)).where(
@@ -678,9 +679,10 @@ def _history(period: ScorecardPeriod, scheme_codes: Iterable[str]) -> dict[tuple
 def compute_period(actor: Any, period: ScorecardPeriod) -> ComputeReport:
     """Score everyone the period's schemes assess, set-based: one read of the figures, the engine per person and
     scheme, one bulk write of the results, ranks per scheme. People with figures missing get a result row that
-    lists what is missing (never a silent 0)."""
+    lists what is missing (never a silent 0). Figures the CRM has are taken afresh first."""
     _require("manage", actor)
     _editable(period)
+    pull_crm_actuals(actor, period)  # the CRM's own figures (visits …) as of now, so nobody computes on stale ones
     schemes = current_schemes(period.branch_id, period=period.kind, scored=True)
     people, outlets = branch_subjects(period.branch_id)
     figures = actuals_of(period.id)
@@ -688,6 +690,7 @@ def compute_period(actor: Any, period: ScorecardPeriod) -> ComputeReport:
     now = utcnow()
     report = ComputeReport()
     rows: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {}
     for scheme in schemes:
         definition = scheme.definition
         valid = engine.validate_scheme(definition)
@@ -705,7 +708,8 @@ def compute_period(actor: Any, period: ScorecardPeriod) -> ComputeReport:
                    "user_id": s.user_id, "outlet_id": s.outlet_id, "branch_id": s.branch_id, "computed_at": now,
                    "rank": None}
             try:
-                score = engine.score_scheme(definition, assemble(definition, flat), context=context, checked=True)
+                score = engine.score_scheme(definition, assemble(definition, flat), context=context, checked=True,
+                                            fingerprint=scheme.fingerprint)
             except engine.MissingActualsError as exc:
                 row.update(total=None, items=[], warnings=[], action="keep", missing=exc.missing)
                 missing += 1
@@ -720,6 +724,9 @@ def compute_period(actor: Any, period: ScorecardPeriod) -> ComputeReport:
             scheme_rows.append(row)
         _rank(scheme_rows)
         rows.extend(scheme_rows)
+        summary[str(scheme.id)] = {"n": len(scheme_rows), "scored": scored,
+                                   "flagged": sum(1 for r in scheme_rows if r["action"] != "keep"),
+                                   "pk": outlet_pk(scheme_rows)}
         report.by_scheme[scheme.code] = (scored, missing)
         report.scored += scored
         report.missing += missing
@@ -727,6 +734,7 @@ def compute_period(actor: Any, period: ScorecardPeriod) -> ComputeReport:
     for start in range(0, len(rows), 2000):
         db.session.execute(insert(ScorecardResult), rows[start:start + 2000])
     period.status = "computed"
+    period.summary = summary
     period.computed_at, period.computed_by_id = now, actor.id
     period.reviewed_at = period.reviewed_by_id = None
     audit.record(P + "computed", target=("scorecards_period", period.id), actor=actor,
@@ -744,6 +752,31 @@ def _rank(rows: list[dict[str, Any]]) -> None:
         if row["total"] != previous:
             rank, previous = n, row["total"]
         row["rank"] = rank
+
+
+def outlet_pk(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """网点组合PK赛: outlets ranked by their people's average score (two decimals, half up), competition ranking.
+    Rows: [outlet id, average, people, best, rank] as JSON-ready strings/ints."""
+    totals: dict[int, list[Decimal]] = defaultdict(list)
+    for r in rows:
+        if r["total"] is not None and r["outlet_id"] is not None:
+            totals[r["outlet_id"]].append(r["total"])
+    averages = sorted(((o, (sum(v) / len(v)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), len(v), max(v))
+                       for o, v in totals.items()), key=lambda x: (-x[1], x[0]))
+    out: list[list[Any]] = []
+    previous, rank = None, 0
+    for n, (outlet_id, average, people, best) in enumerate(averages, start=1):
+        if average != previous:
+            rank, previous = n, average
+        out.append([outlet_id, str(average), people, str(best), rank])
+    return out
+
+
+def sees_whole_branch(user: Any, period: ScorecardPeriod) -> bool:
+    """The administrator, and branch posts of the period's 分行 itself (not of one 支行), see every row of it."""
+    from crm.roles import SCOPE_BRANCH
+
+    return user.scope == SCOPE_ALL or (user.scope == SCOPE_BRANCH and user.branch_id == period.branch_id)
 
 
 def review_period(actor: Any, period: ScorecardPeriod) -> ScorecardPeriod:
@@ -859,8 +892,6 @@ def standings_of(user: Any, *, limit: int = 3) -> list[Standing]:
         .order_by(ScorecardPeriod.starts_on.desc(), ScorecardResult.id).limit(limit)).all()
     out = []
     for result, period in rows:
-        of = db.session.execute(select(func.count()).select_from(ScorecardResult).where(
-            ScorecardResult.period_id == period.id, ScorecardResult.scheme_id == result.scheme_id,
-            ScorecardResult.total.is_not(None))).scalar_one()
+        of = (period.summary or {}).get(str(result.scheme_id), {}).get("scored", 0)
         out.append(Standing(period, result.scheme, result.total, result.rank, of, result.action, result.missing))
     return out

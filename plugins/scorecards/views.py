@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 import plugins.scorecards.models  # noqa: F401 - the plugin's tables are registered with the app's metadata
 
 bp = Blueprint("scorecards", __name__, template_folder="templates", static_folder="static")
 
 
-@bp.context_processor
-def _section() -> dict:
-    """The section tabs link only to pages that exist (`url_endpoints`)."""
-    return {"url_endpoints": current_app.view_functions}
-
-
 # The pages, one module per area (each registers its routes on `bp`).
-for _name in ("views_periods", "views_schemes", "views_banca", "views_rhythm"):
-    if importlib.util.find_spec(f"plugins.scorecards.{_name}") is not None:
-        importlib.import_module(f"plugins.scorecards.{_name}")
+from plugins.scorecards import views_banca, views_periods, views_rhythm, views_schemes  # noqa: E402, F401

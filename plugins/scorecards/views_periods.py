@@ -14,7 +14,7 @@ from typing import Any
 from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
 from crm import audit
 from crm.access import can, policy, scope_filter
@@ -38,6 +38,7 @@ from plugins.scorecards.views import bp
 VIEW, ENTER, MANAGE, REVIEW = "scorecards.view", "scorecards.enter", "scorecards.manage", "scorecards.review"
 PAGE = 50
 GRID_PAGE = 30
+PK_ROWS = 30
 STATUS_BADGES = {"open": "bg-azure-lt", "computed": "bg-yellow-lt", "reviewed": "bg-green-lt", "locked": "bg-dark-lt"}
 ACTION_BADGES = {"keep": "", "warn": "bg-yellow-lt", "demote": "bg-orange-lt", "terminate": "bg-red-lt"}
 ACTION_LABELS = {"warn": "提示", "demote": "降级", "terminate": "解除劳动合同"}
@@ -62,8 +63,7 @@ def _schemes_of(period: ScorecardPeriod) -> list[ScorecardScheme]:
 def _chosen_scheme(period: ScorecardPeriod, schemes: list[ScorecardScheme]) -> ScorecardScheme | None:
     """The scheme picked in the URL (only one the period computes), else the first one."""
     wanted = _int_arg("scheme")
-    used = {r for r in db.session.execute(select(ScorecardResult.scheme_id).where(
-        ScorecardResult.period_id == period.id).distinct()).scalars()}
+    used = {int(k) for k in (period.summary or {})}  # schemes the last computation used (maybe older versions)
     extra = [db.session.get(ScorecardScheme, i) for i in used - {s.id for s in schemes}]
     choices = schemes + [s for s in extra if s is not None]
     for s in choices:
@@ -128,13 +128,17 @@ def period_open():
 
 
 def _summary(period: ScorecardPeriod, schemes: list[ScorecardScheme]) -> list[dict[str, Any]]:
-    """Per scheme: people assessed, scored, missing figures, warnings — over the rows the user may see."""
-    rows = db.session.execute(
-        select(ScorecardResult.scheme_id, func.count(), func.count(ScorecardResult.total),
-               func.sum(func.cast(ScorecardResult.action != "keep", db.Integer)))
-        .where(ScorecardResult.period_id == period.id, scope_filter(ScorecardResult, current_user))
-        .group_by(ScorecardResult.scheme_id)).all()
-    counts = {r[0]: (r[1], r[2], r[3] or 0) for r in rows}
+    """Per scheme: people assessed, scored, missing figures, warnings — over the rows the user may see (the
+    computation's stored counts when the user sees the whole 分行)."""
+    if services.sees_whole_branch(current_user, period):
+        counts = {int(k): (v["n"], v["scored"], v["flagged"]) for k, v in (period.summary or {}).items()}
+    else:
+        rows = db.session.execute(
+            select(ScorecardResult.scheme_id, func.count(), func.count(ScorecardResult.total),
+                   func.sum(func.cast(ScorecardResult.action != "keep", db.Integer)))
+            .where(ScorecardResult.period_id == period.id, scope_filter(ScorecardResult, current_user))
+            .group_by(ScorecardResult.scheme_id)).all()
+        counts = {r[0]: (r[1], r[2], r[3] or 0) for r in rows}
     out = []
     for s in schemes:
         n, scored, flagged = counts.get(s.id, (0, 0, 0))
@@ -157,15 +161,7 @@ def period(period_id: int):
         stmt = services.results_query(current_user, period, scheme.id)
         if outlet_id:
             stmt = stmt.where(ScorecardResult.outlet_id == outlet_id)
-        # Keyset over (rank, id): ranked rows first (best first), then the unscored ones.
-        order_key = func.coalesce(ScorecardResult.rank, 10**9)
-        if after is not None:
-            anchor = db.session.get(ScorecardResult, after)
-            if anchor is not None:
-                key = anchor.rank if anchor.rank is not None else 10**9
-                stmt = stmt.where((order_key > key) | ((order_key == key) & (ScorecardResult.id > anchor.id)))
-        found = db.session.execute(stmt.order_by(order_key, ScorecardResult.id).limit(PAGE + 1)).scalars().all()
-        rows, more = found[:PAGE], (found[PAGE - 1].id if len(found) > PAGE else None)
+        rows, more = _ranked_page(stmt, after)
     names = services.subject_names(rows)
     outlets = db.session.execute(select(Outlet.id, Outlet.name).where(
         Outlet.root_branch_id == period.branch_id, scope_filter(Outlet, current_user)).order_by(Outlet.code)).all()
@@ -180,6 +176,25 @@ def period(period_id: int):
 
         return render_block(template, "result_rows", **context)
     return render_template(template, **context)
+
+
+def _ranked_page(stmt, after: int | None) -> tuple[list[ScorecardResult], int | None]:
+    """Keyset over (rank, id) on the index: the ranked rows best first, then those not scored (by id)."""
+    anchor = db.session.get(ScorecardResult, after) if after is not None else None
+    found: list[ScorecardResult] = []
+    if anchor is None or anchor.rank is not None:
+        ranked = stmt.where(ScorecardResult.rank.is_not(None))
+        if anchor is not None:
+            ranked = ranked.where(tuple_(ScorecardResult.rank, ScorecardResult.id) > (anchor.rank, anchor.id))
+        found = list(db.session.execute(ranked.order_by(ScorecardResult.rank, ScorecardResult.id)
+                                        .limit(PAGE + 1)).scalars())
+    if len(found) <= PAGE:
+        unranked = stmt.where(ScorecardResult.rank.is_(None))
+        if anchor is not None and anchor.rank is None:
+            unranked = unranked.where(ScorecardResult.id > anchor.id)
+        found += list(db.session.execute(unranked.order_by(ScorecardResult.id).limit(PAGE + 1 - len(found)))
+                      .scalars())
+    return found[:PAGE], (found[PAGE - 1].id if len(found) > PAGE else None)
 
 
 def _revisions(period: ScorecardPeriod) -> list[ScorecardPeriod]:
@@ -519,14 +534,12 @@ def leaderboard():
     total_ranked = 0
     if period and scheme:
         rows = db.session.execute(services.results_query(current_user, period, scheme.id).where(
-            ScorecardResult.total.is_not(None)).order_by(ScorecardResult.rank, ScorecardResult.id).limit(100)
+            ScorecardResult.rank.is_not(None)).order_by(ScorecardResult.rank, ScorecardResult.id).limit(100)
         ).scalars().all()
         names = services.subject_names(rows)
         staff = [(r, names.get((r.subject, r.subject_id), ""), names.get(("outlet", r.outlet_id), "")
                   if r.outlet_id else "") for r in rows]
-        total_ranked = db.session.execute(select(func.count()).select_from(ScorecardResult).where(
-            ScorecardResult.period_id == period.id, ScorecardResult.scheme_id == scheme.id,
-            ScorecardResult.total.is_not(None))).scalar_one()
+        total_ranked = (period.summary or {}).get(str(scheme.id), {}).get("scored", 0)
         mine = db.session.execute(select(ScorecardResult).where(
             ScorecardResult.period_id == period.id, ScorecardResult.scheme_id == scheme.id,
             ScorecardResult.subject == "staff", ScorecardResult.subject_id == current_user.id)).scalar_one_or_none()
@@ -539,26 +552,20 @@ def leaderboard():
 
 
 def _outlet_pk(period: ScorecardPeriod, scheme: ScorecardScheme) -> list[dict[str, Any]]:
-    """网点组合PK赛: outlets ranked by their people's average score, computed over ALL the 分行's scored rows, and
-    shown for the outlets in the user's scope (an outlet head sees their outlet's place, not the others' data)."""
-    rows = db.session.execute(
-        select(ScorecardResult.outlet_id, func.avg(ScorecardResult.total), func.count(),
-               func.max(ScorecardResult.total))
-        .where(ScorecardResult.period_id == period.id, ScorecardResult.scheme_id == scheme.id,
-               ScorecardResult.total.is_not(None), ScorecardResult.outlet_id.is_not(None))
-        .group_by(ScorecardResult.outlet_id)).all()
-    ranked = sorted(((o, Decimal(str(a)).quantize(Decimal("0.01")), n, m) for o, a, n, m in rows),
-                    key=lambda r: r[1], reverse=True)
-    visible = set(db.session.execute(select(Outlet.id).where(scope_filter(Outlet, current_user))).scalars())
-    names = dict(db.session.execute(select(Outlet.id, Outlet.name).where(Outlet.id.in_(visible))).all())
-    out, rank, previous = [], 0, None
-    for n, (outlet_id, average, count, best) in enumerate(ranked, start=1):
-        if average != previous:
-            rank, previous = n, average
-        if outlet_id in visible:
-            out.append({"outlet_id": outlet_id, "name": names.get(outlet_id, ""), "average": average,
-                        "people": count, "best": best, "rank": rank, "of": len(ranked)})
-    return out
+    """网点组合PK赛 as the computation ranked it over the whole 分行, shown for the outlets in the user's scope (an
+    outlet head sees their outlet's place, not the others' figures)."""
+    ranked = (period.summary or {}).get(str(scheme.id), {}).get("pk", [])
+    if services.sees_whole_branch(current_user, period):
+        visible_rows = ranked
+    else:
+        visible = set(db.session.execute(select(Outlet.id).where(scope_filter(Outlet, current_user))).scalars())
+        visible_rows = [row for row in ranked if row[0] in visible]
+    # The top PK_ROWS, and the user's own outlet wherever it stands.
+    shown = [row for n, row in enumerate(visible_rows) if n < PK_ROWS or row[0] == current_user.outlet_id]
+    names = dict(db.session.execute(select(Outlet.id, Outlet.name).where(
+        Outlet.id.in_([row[0] for row in shown]))).all()) if shown else {}
+    return [{"outlet_id": o, "name": names.get(o, ""), "average": Decimal(avg), "people": n, "best": Decimal(best),
+             "rank": rank, "of": len(ranked)} for o, avg, n, best, rank in shown]
 
 
 @bp.route("/widget")

@@ -170,7 +170,7 @@ def test_an_edited_scheme_changes_only_future_computations(sc):
     definition = dict(scheme.definition)
     definition["items"] = [dict(i, target="25") if i["code"] == "deposits" else i for i in definition["items"]]
     new = as_user(sc.branch_admin1, s.save_scheme, scheme.id, definition, "存款目标下调")
-    assert (new.branch_id, new.revision, new.current) == (sc.b1.id, 1, True)  # 甲分行's own copy
+    assert (new.branch_id, new.revision, new.current) == (sc.b1.id, 2, True)  # 甲分行's own copy, 第2版
     assert db.session.get(ScorecardScheme, scheme.id).definition["items"][0]["target"] == "30"
     assert first.total == D("112.00")  # stored results keep the version that computed them
     as_user(sc.marketing, s.compute_period, period)

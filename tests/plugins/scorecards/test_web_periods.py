@@ -141,7 +141,7 @@ def test_leaderboard_ranks_staff_in_scope_and_shows_the_outlet_pk(client, sc):
     sid = scheme_id("003a-rm-senior", sc.b1.id)
     client.login("MK0001")
     page = text(client.get(f"{P}/leaderboard?period={period.id}&scheme={sid}"))
-    assert "高级客户经理甲" in page and "网点组合PK赛" in page and "甲网点" in page
+    assert "高级客户经理甲" in page and "网点组合PK赛" in page and "甲网点" in page and CANARY_B not in page
     client.logout()
     client.login("CR0001")
     page = text(client.get(f"{P}/leaderboard?period={period.id}&scheme={sid}"))
@@ -229,3 +229,23 @@ def test_results_keep_the_scheme_version_that_computed_them(client, sc):
     assert db.session.get(ScorecardScheme, first.scheme_id).revision == 1
     assert db.session.execute(select(func.count()).select_from(ScorecardResult)).scalar_one() >= 2
     assert db.session.get(User, sc.rm_senior.id).grade == "a_senior"
+
+
+def test_demo_data_scores_everyone_and_locks_last_month(app):
+    from crm.demo import seed_demo, seed_plugin_demo
+    from crm.demo_customers import seed_customers
+    from crm.workdays import ensure_seeded
+
+    seed_demo(3)
+    ensure_seeded(echo=lambda _line: None)
+    seed_customers(300, 3, lambda _line: None)
+    printed: list[str] = []
+    seed_plugin_demo(3, printed.append)
+    assert any(line.startswith("绩效考核：6 个考核期") for line in printed)
+    periods = db.session.execute(select(ScorecardPeriod).order_by(ScorecardPeriod.id)).scalars().all()
+    assert [p.status for p in periods] == ["locked", "computed", "computed"] * 2
+    unscored = db.session.execute(select(func.count()).select_from(ScorecardResult).where(
+        ScorecardResult.total.is_(None))).scalar_one()
+    missing = db.session.execute(select(ScorecardResult.missing).where(ScorecardResult.total.is_(None))).scalars().all()
+    assert unscored == 0, missing[:3]
+    assert db.session.execute(select(func.count()).select_from(ScorecardResult)).scalar_one() > 50

@@ -35,6 +35,7 @@ def upgrade():
     sa.Column('locked_by_id', sa.Integer(), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('summary', sa.JSON(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['branch_id'], ['branch.id'], name=op.f('fk_scorecards_period_branch_id_branch')),
     sa.ForeignKeyConstraint(['computed_by_id'], ['user_account.id'], name=op.f('fk_scorecards_period_computed_by_id_user_account')),
@@ -155,7 +156,7 @@ def upgrade():
     )
     with op.batch_alter_table('scorecards_result', schema=None) as batch_op:
         batch_op.create_index('ix_scorecards_result_outlet_id', ['outlet_id'], unique=False)
-        batch_op.create_index('ix_scorecards_result_rank', ['period_id', 'scheme_id', 'total'], unique=False)
+        batch_op.create_index('ix_scorecards_result_rank', ['period_id', 'scheme_id', 'rank', 'id'], unique=False)
         batch_op.create_index('ix_scorecards_result_user_id', ['user_id'], unique=False)
 
 

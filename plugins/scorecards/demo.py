@@ -1,0 +1,145 @@
+"""Demo (and benchmark) figures for scorecards: plausible values for every input of every scheme, a locked last
+month and a computed current month per 分行, so the leaderboard and the explanations have something to show."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask import current_app
+from flask_login import login_user, logout_user
+from sqlalchemy import insert, select
+
+from crm.extensions import db
+from crm.models import Branch, User
+from crm.timeutil import today_local, utcnow
+from plugins.scorecards import services
+from plugins.scorecards.models import ScorecardActual, ScorecardPeriod, ScorecardScheme
+
+
+def _as(user: User, fn, *args: Any, **kw: Any) -> Any:
+    with current_app.test_request_context():
+        login_user(user)
+        try:
+            return fn(user, *args, **kw)
+        finally:
+            logout_user()
+
+
+def _d(text: Any) -> Decimal:
+    return Decimal(str(text))
+
+
+def _item_value(rng: random.Random, item: dict[str, Any]) -> Decimal:
+    kind = item["type"]
+    if kind == "step":
+        target, step = _d(item.get("target") or "100"), _d(item.get("step") or "1")
+        return target + step * rng.randint(-9, 11) + step * Decimal(rng.randint(0, 9)) / 10
+    if kind == "bands":
+        return rng.choice((Decimal("0"), Decimal("0"), Decimal("0"), Decimal("0.6"), Decimal("1.8")))
+    if kind == "pro_rata":
+        target = _d(item.get("target") or "10")
+        return Decimal(max(0, int(target) + rng.randint(-4, 3)))
+    if kind == "value":
+        top = _d(item.get("max") or "100")
+        return (top * Decimal(rng.randint(62, 100)) / 100).quantize(Decimal("1"))
+    return Decimal(rng.randint(0, 100))
+
+
+def figures_for(rng: random.Random, scheme: ScorecardScheme) -> dict[str, Decimal]:
+    """One person's figures for a scheme (every input, so the person is scored)."""
+    out: dict[str, Decimal] = {}
+    items = {i["code"]: i for i in scheme.definition.get("items", [])}
+    for f in services.scheme_inputs(scheme):
+        item = items.get(f.item_code)
+        if f.crm:
+            continue
+        if f.key.endswith(".target"):
+            out[f.key] = Decimal(rng.randint(20, 200) * 10000) if f.unit == "元" else Decimal(rng.randint(5, 40))
+        elif item is not None and item["type"] == "weighted":
+            out[f.key] = None  # filled from its target below
+        elif item is not None and item["type"] == "deductions":
+            if f.kind == "bool":
+                out[f.key] = Decimal(1 if rng.random() < 0.03 else 0)
+            elif f.key.endswith(".submitted"):
+                out[f.key] = Decimal(rng.randint(2, 8))
+            elif f.key.endswith((".done", ".tasks")):
+                out[f.key] = Decimal(rng.randint(0, 4))
+            elif f.key.endswith(".bonus"):
+                out[f.key] = Decimal(rng.choice((0, 0, 0, 2, 5)))
+            else:
+                out[f.key] = Decimal(rng.choice((0, 0, 0, 0, 1, 1, 2)))
+        elif item is not None:
+            out[f.key] = _item_value(rng, item)
+        elif f.kind == "bool":
+            out[f.key] = Decimal(0)
+        elif f.key.endswith(".base"):
+            out[f.key] = Decimal(rng.randint(300, 900) * 10000)
+        elif ".m" in f.key:
+            out[f.key] = None  # monthly series: from the base below
+        else:
+            out[f.key] = Decimal(rng.randint(0, 6))  # e.g. behaviour-code deductions
+    for key in [k for k, v in out.items() if v is None]:
+        if ".m" in key and key.rsplit(".", 1)[0] + ".base" in out:
+            base = out[key.rsplit(".", 1)[0] + ".base"]
+            out[key] = (base * Decimal(rng.randint(86, 125)) / 100).quantize(Decimal("1"))
+        else:
+            target = out.get(f"{key}.target") or Decimal(100)
+            out[key] = (target * Decimal(rng.randint(55, 130)) / 100).quantize(Decimal("1"))
+    return out
+
+
+def fill(period: ScorecardPeriod, rng: random.Random, actor_id: int | None = None) -> int:
+    """Insert figures for everyone the period's schemes assess (one bulk INSERT); returns rows written."""
+    people, outlets = services.branch_subjects(period.branch_id)
+    existing = {(a, b, c) for a, b, c in db.session.execute(
+        select(ScorecardActual.subject, ScorecardActual.subject_id, ScorecardActual.code)
+        .where(ScorecardActual.period_id == period.id))}
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for scheme in services.current_schemes(period.branch_id, period=period.kind, scored=True):
+        for s in services.assessed_by(scheme, people, outlets):
+            for key, value in figures_for(rng, scheme).items():
+                if (s.kind, s.id, key) in existing:
+                    continue
+                existing.add((s.kind, s.id, key))
+                rows.append({"period_id": period.id, "subject": s.kind, "subject_id": s.id, "user_id": s.user_id,
+                             "outlet_id": s.outlet_id, "branch_id": s.branch_id, "code": key, "value": value,
+                             "source": "import", "updated_by_id": actor_id, "updated_at": now})
+    for start in range(0, len(rows), 5000):
+        db.session.execute(insert(ScorecardActual), rows[start:start + 5000])
+    db.session.commit()
+    return len(rows)
+
+
+def _one(post: str, branch_id: int) -> User | None:
+    return db.session.execute(select(User).where(User.post == post, User.branch_id == branch_id, User.active)
+                              .order_by(User.id).limit(1)).scalar_one_or_none()
+
+
+def seed_demo(seed: int) -> int:
+    """Per 分行: last month computed, reviewed and locked; this month computed; last year computed. Returns the
+    number of periods made (0 when periods exist already)."""
+    if db.session.execute(select(ScorecardPeriod.id).limit(1)).first() is not None:
+        return 0
+    services.ensure_default_schemes()
+    rng = random.Random(seed)
+    today = today_local()
+    last_month = today.replace(day=1) - timedelta(days=1)
+    made = 0
+    for root in db.session.execute(select(Branch).where(Branch.parent_id.is_(None)).order_by(Branch.code)).scalars():
+        maker, checker = _one("marketing", root.id), _one("branch_head", root.id)
+        if maker is None or checker is None:
+            continue
+        for kind, day, finish in (("month", last_month, True), ("month", today, False),
+                                  ("year", today.replace(year=today.year - 1), False)):
+            period = _as(maker, services.open_period, kind, day)
+            fill(period, rng, maker.id)
+            _as(maker, services.compute_period, period)
+            if finish:
+                _as(checker, services.review_period, period)
+                _as(maker, services.lock_period, period)
+            made += 1
+    return made
