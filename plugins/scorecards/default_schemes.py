@@ -315,6 +315,29 @@ THOUSAND_POINT: dict[str, Any] = {  # R-90, A-25: coef_head = base_coef × score
     "params": {"base_coef": "1.0", "deputy_ratio": "0.9"},
 }
 
+PROCESS_MONTHLY: dict[str, Any] = {  # outlets assess process indicators — taken from the CRM itself
+    "code": "002-process",
+    "name": "包户包效营销过程考核",
+    "kind": "scorecard",
+    "subject": "staff",
+    "period": "month",
+    "posts": ["corporate_rm", "personal_rm", "wealth_manager", "lobby_manager"],
+    "source": "002 包户包效过程考核；003(e) 客户走访；000 日跟踪",
+    "expected_total": "100",
+    "items": [
+        {"code": "p_visits", "name": "走访客户", "label": "走访客户", "type": "weighted", "rule": "R-94",
+         "unit": "次", "weight": "30", "target": "20", "cap_ratio": "1.2", "source": "crm.visits"},
+        {"code": "p_contacts", "name": "联系客户", "label": "联系客户", "type": "weighted", "rule": "R-94",
+         "unit": "次", "weight": "20", "target": "60", "cap_ratio": "1.2", "source": "crm.contacts"},
+        {"code": "p_logs", "name": "工作日志达标率", "label": "工作日志达标率", "type": "weighted", "rule": "R-39",
+         "unit": "%", "weight": "30", "target": "90", "cap_ratio": "1", "source": "crm.log_rate"},
+        {"code": "p_claims", "name": "新认领或分配客户", "label": "新认领或分配客户", "type": "weighted", "rule": "R-94",
+         "unit": "户", "weight": "20", "target": "5", "cap_ratio": "1.2", "source": "crm.claims"},
+    ],
+    "warnings": [],
+    "params": {},
+}
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Parameter-only schemes read by rewards.py and banca.py
 # ---------------------------------------------------------------------------------------------------------------------
@@ -354,7 +377,7 @@ BANCASSURANCE_PARAMS: dict[str, Any] = {  # R-95–R-98, A-13, A-14 (开门红 w
 
 DEFAULT_SCHEMES: list[dict[str, Any]] = [
     HEAD_KPI, RM_SENIOR, RM_MIDDLE, RM_JUNIOR, BUSINESS_MONTHLY, COMPREHENSIVE_MONTHLY,
-    BSC_CORPORATE_RM, BSC_LOBBY_MANAGER, BSC_TELLER, POINTS_200, THOUSAND_POINT,
+    BSC_CORPORATE_RM, BSC_LOBBY_MANAGER, BSC_TELLER, POINTS_200, THOUSAND_POINT, PROCESS_MONTHLY,
     EVA_PARAMS, REWARD_PARAMS, BANCASSURANCE_PARAMS,
 ]
 

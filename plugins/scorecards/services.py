@@ -19,7 +19,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from crm import audit
 from crm.access import can, scope_filter, scoped
 from crm.extensions import db
-from crm.models import Activity, Branch, Customer, Outlet, User
+from crm.models import Activity, Branch, Customer, CustomerClaim, Outlet, User
 from crm.roles import SCOPE_ALL
 from crm.timeutil import local_to_utc, utcnow
 from plugins.scorecards import engine
@@ -35,8 +35,12 @@ from plugins.scorecards.models import (
 P = "scorecards."
 # The grade a 003(a) scheme names ("grade": "高级") → the stored grade codes it assesses (crm.roles GRADES).
 GRADE_CODES = {"高级": ("a_senior",), "中级": ("a_middle",), "初级": ("a_junior",)}
-# Actual keys the CRM fills by itself (source "crm"): key → (label, function name below).
+# Actual keys the CRM fills by itself (source "crm"): key → the function below that computes them. Besides these,
+# any item of a scheme may name its source ("source": "crm.visits") — the administrator decides what comes from
+# the CRM.
 CRM_KEYS = {"c3_visits.missed_visits": "missed_visits"}
+CRM_SOURCES = {"crm.visits": "visits", "crm.contacts": "contacts", "crm.log_rate": "log_rate",
+               "crm.claims": "claims", "crm.missed_visits": "missed_visits"}
 MAX_VALUE = Decimal("1e15")
 
 
@@ -351,11 +355,13 @@ class InputField:
     scheme_code: str = ""
     item_code: str = ""
     crm: bool = False
+    source: str = ""  # the CRM function that fills it (crm fields only)
 
 
 def scheme_inputs(scheme: ScorecardScheme | dict[str, Any]) -> list[InputField]:
     definition = scheme.definition if isinstance(scheme, ScorecardScheme) else scheme
     code = definition["code"]
+    sources = {i["code"]: CRM_SOURCES.get(i.get("source", "")) for i in definition.get("items", [])}
     out: list[InputField] = []
     for need in engine.required_inputs(definition):
         key, label, unit = need["key"], need["label"], need.get("unit", "")
@@ -364,7 +370,9 @@ def scheme_inputs(scheme: ScorecardScheme | dict[str, Any]) -> list[InputField]:
                 for f in need.get("fields", []):
                     k = f"{key}.{f['key']}"
                     out.append(InputField(k, f"{label}：{f['label']}", "bool" if f.get("kind") == "bool" else "count",
-                                          f.get("unit", ""), code, key, k in CRM_KEYS))
+                                          f.get("unit", ""), code, key, k in CRM_KEYS, CRM_KEYS.get(k, "")))
+            elif sources.get(key):
+                out.append(InputField(key, label, "number", unit, code, key, True, sources[key]))
             else:
                 out.append(InputField(key, label, "number", unit, code, key))
                 if need.get("target_required"):
@@ -560,15 +568,74 @@ def missed_visits(actor: Any, period: ScorecardPeriod, user_ids: list[int]) -> d
     return {u: Decimal(held.get(u, 0) * len(weeks) - len(seen.get(u, ()))) for u in user_ids}
 
 
-CRM_FUNCTIONS = {"missed_visits": missed_visits}
+def _utc_range(period: ScorecardPeriod) -> tuple[datetime, datetime]:
+    return (local_to_utc(datetime.combine(period.starts_on, time.min)),
+            local_to_utc(datetime.combine(period.ends_on + timedelta(days=1), time.min)))
+
+
+def _counts(stmt) -> dict[int, Decimal]:
+    return {u: Decimal(n) for u, n in db.session.execute(stmt)}
+
+
+def visits(actor: Any, period: ScorecardPeriod, user_ids: list[int]) -> dict[int, Decimal]:
+    """上门走访 and 到店面谈 recorded by each person in the period (activity log)."""
+    since, until = _utc_range(period)
+    return _counts(select(Activity.user_id, func.count()).where(
+        Activity.user_id.in_(user_ids), Activity.kind.in_(("visit", "meeting")), Activity.occurred_at >= since,
+        Activity.occurred_at < until).group_by(Activity.user_id))
+
+
+def contacts(actor: Any, period: ScorecardPeriod, user_ids: list[int]) -> dict[int, Decimal]:
+    """Every contact with a customer (visits, calls, messages …) recorded by each person in the period."""
+    since, until = _utc_range(period)
+    return _counts(select(Activity.user_id, func.count()).where(
+        Activity.user_id.in_(user_ids), Activity.occurred_at >= since, Activity.occurred_at < until)
+        .group_by(Activity.user_id))
+
+
+def claims(actor: Any, period: ScorecardPeriod, user_ids: list[int]) -> dict[int, Decimal]:
+    """Customers a person won by claim or was allocated in the period (包户包效, R-07–R-15)."""
+    since, until = _utc_range(period)
+    return _counts(select(CustomerClaim.user_id, func.count(func.distinct(CustomerClaim.customer_id))).where(
+        CustomerClaim.user_id.in_(user_ids), CustomerClaim.state.in_(("won", "confirmed", "done")),
+        CustomerClaim.kind.in_(("claim", "allocation", "resolution")), CustomerClaim.created_at >= since,
+        CustomerClaim.created_at < until).group_by(CustomerClaim.user_id))
+
+
+def log_rate(actor: Any, period: ScorecardPeriod, user_ids: list[int]) -> dict[int, Decimal]:
+    """R-35/R-36/R-39: the share (%) of the period's working days — up to yesterday while the period runs — with a
+    compliant 2511 or 511 log (either model complies, A-12). Two queries whatever the number of people."""
+    from sqlalchemy.orm import selectinload
+
+    from crm.activity.services import compliance
+    from crm.models import DailyLog
+    from crm.timeutil import today_local
+    from crm.workdays import WorkdayCalendar
+
+    last = min(period.ends_on, today_local() - timedelta(days=1))
+    calendar = WorkdayCalendar() if last >= period.starts_on else None
+    days = [d for d in (period.starts_on + timedelta(n) for n in range((last - period.starts_on).days + 1))
+            if calendar and calendar.is_workday(d)]
+    if not days:
+        return {}
+    good: dict[int, set[date]] = defaultdict(set)
+    for log in db.session.execute(select(DailyLog).options(selectinload(DailyLog.entries)).where(
+            DailyLog.user_id.in_(user_ids), DailyLog.day >= days[0], DailyLog.day <= days[-1])).scalars():
+        if log.day in days and compliance(log).ok:
+            good[log.user_id].add(log.day)
+    return {u: (Decimal(len(good.get(u, ()))) * 100 / len(days)).quantize(Decimal("0.01")) for u in user_ids}
+
+
+CRM_FUNCTIONS = {"missed_visits": missed_visits, "visits": visits, "contacts": contacts, "claims": claims,
+                 "log_rate": log_rate}
 
 
 def pull_crm_actuals(actor: Any, period: ScorecardPeriod) -> int:
-    """Fill the figures the CRM has (CRM_KEYS) for everyone the period assesses; returns rows written."""
+    """Fill the figures the CRM has for everyone the period assesses; returns rows written."""
     _require("manage", actor)
     _editable(period)
     fields = period_inputs(period)
-    keys = [k for k in CRM_KEYS if k in fields]
+    keys = [k for k, f in fields.items() if f.crm]
     if not keys:
         return 0
     people, outlets = branch_subjects(period.branch_id)
@@ -577,7 +644,7 @@ def pull_crm_actuals(actor: Any, period: ScorecardPeriod) -> int:
         scheme_code = fields[key].scheme_code
         scheme = next(s for s in current_schemes(period.branch_id, period=period.kind) if s.code == scheme_code)
         subjects = assessed_by(scheme, people, outlets)
-        values = CRM_FUNCTIONS[CRM_KEYS[key]](actor, period, [s.id for s in subjects])
+        values = CRM_FUNCTIONS[fields[key].source](actor, period, [s.id for s in subjects])
         db.session.execute(delete(ScorecardActual).where(ScorecardActual.period_id == period.id,
                                                          ScorecardActual.code == key))
         now = utcnow()

@@ -212,14 +212,20 @@ def _period_action(period_id: int, permission: str, call, done: str):
     except FormErrors as exc:
         db.session.rollback()
         toast("；".join(exc.errors.values()), "danger")
-        return redirect(url_for("scorecards.period", period_id=period_id)), 303
+        return redirect(url_for("scorecards.period", period_id=period_id, scheme=_form_scheme())), 303
     except ServiceError as exc:
         db.session.rollback()
         toast(str(exc), "danger")
-        return redirect(url_for("scorecards.period", period_id=period_id)), 303
+        return redirect(url_for("scorecards.period", period_id=period_id, scheme=_form_scheme())), 303
     toast(done if not callable(done) else done(result))
     target = result if isinstance(result, ScorecardPeriod) else period
-    return redirect(url_for("scorecards.period", period_id=target.id))
+    return redirect(url_for("scorecards.period", period_id=target.id, scheme=_form_scheme()))
+
+
+def _form_scheme() -> int | None:
+    """The scheme the page showed (a hidden field of the action forms), so the page comes back as it was."""
+    raw = request.form.get("scheme", "")
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
 
 
 @bp.route("/periods/<int:period_id>/crm", methods=["POST"])

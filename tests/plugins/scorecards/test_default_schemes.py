@@ -29,7 +29,7 @@ def test_codes_are_unique_and_complete() -> None:
     assert len(CODES) == len(set(CODES))
     assert set(CODES) == {
         "003a-head", "003a-rm-senior", "003a-rm-middle", "003a-rm-junior", "003e-business", "003e-comprehensive",
-        "002-bsc-corporate-rm", "002-bsc-lobby-manager", "002-bsc-teller", "002-200", "002-thousand",
+        "002-bsc-corporate-rm", "002-bsc-lobby-manager", "002-bsc-teller", "002-200", "002-thousand", "002-process",
         "003f-eva", "002-rewards", "000-bancassurance"}
 
 

@@ -207,3 +207,43 @@ def test_results_are_scoped_staff_see_their_own_outlet_heads_their_outlet(sc):
     assert {sc.rm_senior.id, sc.rm_junior.id} <= set(seen(sc.marketing))
     assert seen(sc.head_b) == []
     assert s.visible_period(period.id, sc.head_b) is None
+
+
+def test_process_scheme_takes_visits_contacts_claims_and_log_rate_from_the_crm(sc):
+    """R-94 / R-39: the 包户包效 process indicators come from the CRM's own records, and cannot be typed."""
+    from datetime import datetime
+
+    from crm.models import Activity, Customer, CustomerClaim, DailyLog
+    from crm.timeutil import local_to_utc
+
+    customer = Customer(outlet_id=sc.a.id, kind="personal", name="走访对象", deposit_balance=D("0"),
+                        maintainer_id=sc.rm_senior.id)
+    db.session.add(customer)
+    db.session.flush()
+    at = local_to_utc(datetime(2024, 11, 5, 10, 0))
+    db.session.add_all([Activity(customer_id=customer.id, user_id=sc.rm_senior.id, kind=kind, occurred_at=at,
+                                 summary="走访") for kind in ("visit", "visit", "meeting", "call")])
+    db.session.add(Activity(customer_id=customer.id, user_id=sc.rm_senior.id, kind="visit", summary="上月",
+                            occurred_at=local_to_utc(datetime(2024, 10, 31, 23, 0))))  # not November
+    db.session.add_all([CustomerClaim(customer_id=customer.id, user_id=sc.rm_senior.id, post="corporate_rm",
+                                      kind="claim", state="won", created_at=at)])
+    # 2511 logs (T-13): compliant on 2024-11-04 and 11-05 (contacts 22, effective 5, one problem), not on 11-06.
+    for day, contacts_ in ((date(2024, 11, 4), 22), (date(2024, 11, 5), 22), (date(2024, 11, 6), 18)):
+        db.session.add(DailyLog(user_id=sc.rm_senior.id, outlet_id=sc.a.id, day=day, model="2511",
+                                contacts=contacts_, effective=5, policies=0, problems="客户嫌收益低",
+                                log_text="当日接触客户"))
+    db.session.commit()
+    period = as_user(sc.marketing, s.open_period, "month", date(2024, 11, 15))
+    with pytest.raises(s.ServiceError, match="由系统自动取数，不能手工录入"):
+        as_user(sc.marketing, s.set_actual, period, subject(period, sc.rm_senior), "p_visits", "20")
+    as_user(sc.marketing, s.compute_period, period)
+    r = result_of(period, sc.rm_senior, "002-process")
+    items = {i["code"]: i for i in r.items}
+    assert D(items["p_visits"]["actual"]) == 3 and D(items["p_contacts"]["actual"]) == 4
+    assert D(items["p_claims"]["actual"]) == 1
+    assert items["p_visits"]["explanation"].startswith("走访客户完成3次，目标20次")
+    # November 2024 has 21 working days (no holiday): 2 compliant → 9.52%.
+    assert D(items["p_logs"]["actual"]) == D("9.52")
+    sources = dict(db.session.execute(select(ScorecardActual.code, ScorecardActual.source).where(
+        ScorecardActual.subject_id == sc.rm_senior.id)).all())
+    assert sources["p_visits"] == "crm" and sources["p_logs"] == "crm"

@@ -55,12 +55,12 @@ def scheme_rows(code: str) -> list[ScorecardScheme]:
 
 # ---------------------------------------------------------------- the list
 
-def test_list_shows_the_fourteen_default_schemes_grouped_for_a_branch_admin(client, sc):
+def test_list_shows_the_fifteen_default_schemes_grouped_for_a_branch_admin(client, sc):
     login(client, sc.branch_admin1)
     resp = client.get(f"{P}/schemes")
     assert resp.status_code == 200
     page = text_of(resp)
-    assert 'data-sc-count="14"' in page
+    assert 'data-sc-count="15"' in page
     for definition in DEFAULT_SCHEMES:
         assert f'data-sc-scheme="{definition["code"]}"' in page
         assert definition["name"] in page
