@@ -4,7 +4,7 @@ month and a computed current month per 分行, so the leaderboard and the explan
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -119,6 +119,85 @@ def _one(post: str, branch_id: int) -> User | None:
                               .order_by(User.id).limit(1)).scalar_one_or_none()
 
 
+LOG_POSTS = ("corporate_rm", "personal_rm", "wealth_manager", "lobby_manager", "low_counter_teller",
+             "high_counter_teller")
+SELLER_POSTS = ("low_counter_teller", "high_counter_teller", "wealth_manager", "personal_rm")
+INSURERS = ("中国人寿", "平安人寿", "太平洋人寿", "新华保险", "泰康人寿")
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+GIVEN = ("建国", "秀英", "桂兰", "志强", "海燕", "丽娟", "国庆", "红梅", "明", "静", "伟", "芳")
+
+
+def seed_logs(rng: random.Random, today: date, days: int = 45) -> int:
+    """2511 daily logs of the customer-facing staff over the last `days` days' working days: most compliant, some
+    short of contacts (R-35), a few days without a log."""
+    from crm.models import DailyLog
+    from crm.workdays import WorkdayCalendar
+
+    calendar = WorkdayCalendar()
+    staff = db.session.execute(select(User.id, User.outlet_id).where(
+        User.active, User.post.in_(LOG_POSTS), User.outlet_id.is_not(None)).order_by(User.id)).all()
+    now = utcnow()
+    rows = []
+    for n in range(days, 0, -1):
+        day = today - timedelta(days=n)
+        if not calendar.is_workday(day):
+            continue
+        for user_id, outlet_id in staff:
+            roll = rng.random()
+            if roll < 0.05:
+                continue  # no log that day
+            short = roll < 0.15
+            policies = 1 if rng.random() < 0.3 else 0
+            rows.append({"user_id": user_id, "outlet_id": outlet_id, "day": day, "model": "2511",
+                         "contacts": rng.randint(12, 19) if short else rng.randint(20, 32),
+                         "effective": rng.randint(5, 8), "policies": policies,
+                         "problems": None if policies else rng.choice(("客户认为收益偏低", "客户已在他行配置",
+                                                                        "需与家人商量后再定")),
+                         "log_text": "上午厅堂识别客户，下午电话回访存量客户。", "on_site": True, "updated_at": now})
+    if rows:
+        db.session.execute(insert(DailyLog), rows)
+        db.session.commit()
+    return len(rows)
+
+
+def seed_policies(rng: random.Random, today: date) -> int:
+    """Bancassurance policies sold this year at every outlet, a few withdrawn in the cooling-off period (契撤)."""
+    from crm.models import Outlet
+    from plugins.scorecards.models import ScorecardPolicy
+
+    sellers: dict[int, list[int]] = {}
+    for user_id, outlet_id in db.session.execute(select(User.id, User.outlet_id).where(
+            User.active, User.post.in_(SELLER_POSTS), User.outlet_id.is_not(None)).order_by(User.id)):
+        sellers.setdefault(outlet_id, []).append(user_id)
+    start = date(today.year, 1, 1)
+    span = (today - start).days
+    now = utcnow()
+    rows = []
+    for outlet_id, root_id in db.session.execute(select(Outlet.id, Outlet.root_branch_id).where(Outlet.active)
+                                                 .order_by(Outlet.id)):
+        if outlet_id not in sellers:
+            continue
+        for n in range(rng.randint(25, 45)):
+            signed = start + timedelta(days=rng.randint(0, max(span, 0)))
+            single = rng.random() < 0.75
+            premium = Decimal(rng.randint(5, 50) * 10000 if single else rng.randint(6, 60) * 1000)
+            cancelled = rng.random() < 0.04 and signed + timedelta(days=7) <= today
+            rows.append({"branch_id": root_id, "outlet_id": outlet_id, "policy_no": f"BX{today.year}{outlet_id:03d}{n:04d}",
+                         "seller_id": rng.choice(sellers[outlet_id]), "insurer_name": rng.choice(INSURERS),
+                         "insurer_rm": rng.choice(SURNAMES) + rng.choice(GIVEN),
+                         "customer_name": rng.choice(SURNAMES) + rng.choice(GIVEN),
+                         "payment_mode": "single" if single else "regular", "premium": premium,
+                         "fyc": (premium * Decimal(rng.randint(2, 8)) / 100).quantize(Decimal("0.01")),
+                         "signed_on": signed, "counter_type": rng.choice(("high", "low", "wealth")),
+                         "status": "cancelled_cooling" if cancelled else "active",
+                         "status_changed_on": signed + timedelta(days=7) if cancelled else None,
+                         "updated_at": now, "version": 1})
+    if rows:
+        db.session.execute(insert(ScorecardPolicy), rows)
+        db.session.commit()
+    return len(rows)
+
+
 def seed_demo(seed: int) -> int:
     """Per 分行: last month computed, reviewed and locked; this month computed; last year computed. Returns the
     number of periods made (0 when periods exist already)."""
@@ -127,6 +206,8 @@ def seed_demo(seed: int) -> int:
     services.ensure_default_schemes()
     rng = random.Random(seed)
     today = today_local()
+    seed_logs(rng, today)
+    seed_policies(rng, today)
     last_month = today.replace(day=1) - timedelta(days=1)
     made = 0
     for root in db.session.execute(select(Branch).where(Branch.parent_id.is_(None)).order_by(Branch.code)).scalars():

@@ -14,7 +14,8 @@
     var chart = echarts.init(el);
     if (kind === "trend") {
       chart.setOption({
-        tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 40, right: 20, top: 40, bottom: 30 },
+        tooltip: { trigger: "axis" }, legend: { type: "scroll", bottom: 0 },
+        grid: { left: 40, right: 20, top: 20, bottom: 60 },
         xAxis: { type: "category", data: data.labels }, yAxis: { type: "value", name: "分" },
         series: data.series.map(function (s) { return { name: s.name, type: "line", connectNulls: false, data: s.data.map(num) }; })
       });
