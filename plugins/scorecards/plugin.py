@@ -42,10 +42,14 @@ AUDIT_LABELS = (
     ("scorecards.policy_saved", _l("登记银保保单")),
     ("scorecards.policies_imported", _l("导入银保保单")),
     ("scorecards.policy_status", _l("登记保单契撤/退保")),
+    ("scorecards.grade_event", _l("登记客户经理等级事项")),
+    ("scorecards.pool_saved", _l("录入绩效分配金额")),
     ("scorecards_period", _l("考核期")),
     ("scorecards_scheme", _l("考核方案")),
     ("scorecards_result", _l("考核结果")),
     ("scorecards_policy", _l("银保保单")),
+    ("scorecards_grade_event", _l("客户经理等级事项")),
+    ("scorecards_pool", _l("绩效分配录入")),
 )
 
 

@@ -901,6 +901,13 @@ def correct_period(actor: Any, period: ScorecardPeriod, reason: str) -> Scorecar
         select(db.literal(new.id), cols.subject, cols.subject_id, cols.user_id, cols.outlet_id, cols.branch_id,
                cols.code, cols.value, cols.source, cols.updated_by_id, cols.updated_at)
         .where(cols.period_id == period.id)))
+    from plugins.scorecards.models_rewards import ScorecardPool
+
+    pools = ScorecardPool.__table__.c  # the pay pools entered for the period travel with the correction too
+    db.session.execute(insert(ScorecardPool).from_select(
+        ["period_id", "outlet_id", "kind", "amount", "data", "updated_by_id", "updated_at"],
+        select(db.literal(new.id), pools.outlet_id, pools.kind, pools.amount, pools.data, pools.updated_by_id,
+               pools.updated_at).where(pools.period_id == period.id)))
     audit.record(P + "corrected", target=("scorecards_period", new.id), actor=actor,
                  detail={"supersedes": period.id, "reason": reason[:500]})
     db.session.commit()

@@ -142,6 +142,10 @@ def test_correction_is_a_new_audited_revision_and_the_locked_one_stays(sc):
     enter(sc, period, sc.rm_senior, RM_FIGURES)
     as_user(sc.marketing, s.compute_period, period)
     as_user(sc.branch_head, s.review_period, period)
+    from plugins.scorecards.models_rewards import ScorecardPool
+
+    db.session.add(ScorecardPool(period_id=period.id, outlet_id=sc.a.id, kind="bsc", amount=D("30000")))
+    db.session.commit()
     as_user(sc.marketing, s.lock_period, period)
     old_result = result_of(period, sc.rm_senior, "003a-rm-senior").total
     with pytest.raises(s.FormErrors, match="请填写更正原因"):
@@ -153,6 +157,8 @@ def test_correction_is_a_new_audited_revision_and_the_locked_one_stays(sc):
     copied = db.session.execute(select(func.count()).select_from(ScorecardActual).where(
         ScorecardActual.period_id == new.id)).scalar_one()
     assert copied == len(RM_FIGURES)
+    assert db.session.execute(select(ScorecardPool.amount).where(ScorecardPool.period_id == new.id)).scalar_one() \
+        == D("30000")  # the pay pool entered for the period is carried over too
     enter(sc, new, sc.rm_senior, {"deposits": "35"})
     as_user(sc.marketing, s.compute_period, new)
     assert result_of(new, sc.rm_senior, "003a-rm-senior").total == D("116.00")
