@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from faker import Faker
 from sqlalchemy import select
@@ -174,3 +175,17 @@ def seed_plugin_demo(seed: int, echo: Callable[[str], None] = print) -> None:
     for _name, summary in registry._call_each("crm_seed_demo", seed=seed):
         if summary:
             echo(summary)
+
+
+def as_user(user: Any, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """Call a service as `user` outside a web request (demo data, benchmarks): audit rows and scoped reads want a
+    request with a logged-in user."""
+    from flask import current_app
+    from flask_login import login_user, logout_user
+
+    with current_app.test_request_context():
+        login_user(user)
+        try:
+            return fn(user, *args, **kw)
+        finally:
+            logout_user()

@@ -6,11 +6,10 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from flask import current_app
-from flask_login import login_user, logout_user
 from sqlalchemy import select
 
 from crm.access import scoped
+from crm.demo import as_user
 from crm.extensions import db
 from crm.models import Branch, Customer, Outlet, User
 from crm.timeutil import today_local
@@ -22,15 +21,6 @@ INSURERS = ("中国人民财产保险", "中国平安财产保险")
 STAGES = ("accepted", "investigating", "reviewing", "approving", "disbursement_check", "disbursed", "post_loan",
           "claim_due", "recovering", "settled")
 
-
-def _as(user: User, fn, *args: Any, **kw: Any) -> Any:
-    """Call a service as `user` (audit rows and scoped reads want a request with a logged-in user)."""
-    with current_app.test_request_context():
-        login_user(user)
-        try:
-            return fn(user, *args, **kw)
-        finally:
-            logout_user()
 
 
 def _one(post: str, **where: Any) -> User | None:
@@ -84,8 +74,8 @@ def seed_demo(seed: int) -> int:
     agreements: dict[int, LoanAgreement] = {}
     for i, root in enumerate(roots):
         manager = _one("branch_admin", branch_id=root.id) or admin
-        insurer = _as(manager, services.save_insurer, {"name": INSURERS[i % len(INSURERS)]})
-        agreements[root.id] = _as(manager, services.save_agreement, insurer.id, {
+        insurer = as_user(manager, services.save_insurer, {"name": INSURERS[i % len(INSURERS)]})
+        agreements[root.id] = as_user(manager, services.save_agreement, insurer.id, {
             "agreement_no": f"YBD-{root.code}-{today.year - 1}", "valid_from": date(today.year - 1, 1, 1).isoformat(),
             "valid_to": date(today.year + 1, 12, 31).isoformat(), "premium_rate": "0.015", "mortgage_rate": "0.6",
             "waiting_days": "30", "collection_fee": "200", "insurer_recovery_share": "0.5"})
@@ -111,7 +101,7 @@ def seed_demo(seed: int) -> int:
             continue
         late = stage in ("claim_due", "recovering", "settled")
         applied = today - timedelta(days=(400 if stage == "settled" else 200 if late else 40 - 3 * n))
-        case = _as(rm, services.create_case, _case_data(rng, customer, agreements[root.id], applied))
+        case = as_user(rm, services.create_case, _case_data(rng, customer, agreements[root.id], applied))
         made += 1
         _advance(case.id, stage, rm, reviewer, approver, checker, applied, today)
     return made
@@ -122,45 +112,45 @@ def _advance(case_id: int, stage: str, rm: User, reviewer: User, approver: User,
     order = STAGES.index(stage)
     if order < 1:
         return
-    _as(rm, services.transition, case_id, "investigating")
+    as_user(rm, services.transition, case_id, "investigating")
     if order < 2:  # investigating: half of the documents are in
         for doc in services.missing_documents(db.session.get(LoanCase, case_id))[::2]:
-            _as(rm, services.mark_document, case_id, doc.code)
+            as_user(rm, services.mark_document, case_id, doc.code)
         return
     for doc in services.missing_documents(db.session.get(LoanCase, case_id)):
-        _as(rm, services.mark_document, case_id, doc.code)
-    _as(rm, services.transition, case_id, "reviewing")
+        as_user(rm, services.mark_document, case_id, doc.code)
+    as_user(rm, services.transition, case_id, "reviewing")
     if order < 3:
         return
-    _as(reviewer, services.answer_review, case_id, {i: (True, None) for i in range(1, 11)})
-    _as(reviewer, services.transition, case_id, "approving")
+    as_user(reviewer, services.answer_review, case_id, {i: (True, None) for i in range(1, 11)})
+    as_user(reviewer, services.transition, case_id, "approving")
     if order < 4:
         return
-    _as(approver, services.transition, case_id, "disbursement_check", on=applied + timedelta(days=7))
+    as_user(approver, services.transition, case_id, "disbursement_check", on=applied + timedelta(days=7))
     if order < 5:
         return
-    _as(checker, services.record_disbursement_checks, case_id, {i: (True, None) for i in range(1, 8)})
-    _as(checker, services.transition, case_id, "disbursed", on=applied + timedelta(days=10))
+    as_user(checker, services.record_disbursement_checks, case_id, {i: (True, None) for i in range(1, 8)})
+    as_user(checker, services.transition, case_id, "disbursed", on=applied + timedelta(days=10))
     if order < 6:
         return
-    _as(rm, services.transition, case_id, "post_loan", on=applied + timedelta(days=11))
+    as_user(rm, services.transition, case_id, "post_loan", on=applied + timedelta(days=11))
     if order < 7:
         return
     if stage == "settled":
-        _as(rm, services.transition, case_id, "settled", "按期归还全部本息", on=applied + timedelta(days=376))
+        as_user(rm, services.transition, case_id, "settled", "按期归还全部本息", on=applied + timedelta(days=376))
         return
     # A default whose 30-day waiting period ended yesterday: the claim falls due within three working days.
     defaulted_on = today - timedelta(days=31) if stage == "claim_due" else applied + timedelta(days=60)
-    _as(rm, services.record_default_event, case_id, 2, defaulted_on, "逾期未还本息")
-    _as(rm, services.record_measure, case_id, "accelerate", defaulted_on + timedelta(days=2), "书面通知提前还款")
-    _as(rm, services.open_claim, case_id)
+    as_user(rm, services.record_default_event, case_id, 2, defaulted_on, "逾期未还本息")
+    as_user(rm, services.record_measure, case_id, "accelerate", defaulted_on + timedelta(days=2), "书面通知提前还款")
+    as_user(rm, services.open_claim, case_id)
     if stage == "claim_due":
         return
     claim = services.case_claim(db.session.get(LoanCase, case_id))
     submitted = services._add_workdays(claim.waiting_period_end, 1)
-    _as(rm, services.submit_claim, case_id, submitted)
-    _as(rm, services.claim_docs_complete, case_id, submitted + timedelta(days=1))
+    as_user(rm, services.submit_claim, case_id, submitted)
+    as_user(rm, services.claim_docs_complete, case_id, submitted + timedelta(days=1))
     case = db.session.get(LoanCase, case_id)
-    _as(rm, services.record_claim_payment, case_id, submitted + timedelta(days=5), str(case.insured_amount))
-    _as(rm, services.record_recovery, case_id, submitted + timedelta(days=40), str(case.insured_amount // 3),
+    as_user(rm, services.record_claim_payment, case_id, submitted + timedelta(days=5), str(case.insured_amount))
+    as_user(rm, services.record_recovery, case_id, submitted + timedelta(days=40), str(case.insured_amount // 3),
         "12000")

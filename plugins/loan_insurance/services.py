@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from crm import audit
 from crm.access import can, scoped
+from crm.errors import FormErrors, ServiceError  # noqa: F401 - raised here, caught by the views
 from crm.extensions import db
 from crm.models import Customer, Outlet
 from crm.money import format_yuan
@@ -57,18 +58,6 @@ from plugins.loan_insurance.models import (
 )
 
 P = "loan_insurance."
-
-
-class ServiceError(ValueError):
-    """A refused action; the message says in Chinese what was wrong."""
-
-
-class FormErrors(ServiceError):
-    """Several fields are wrong: field name → Chinese message."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("；".join(errors.values()))
-        self.errors = errors
 
 
 # ---------------------------------------------------------------- helpers

@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from crm import audit
 from crm.access import can, scoped
+from crm.errors import FormErrors, ServiceError  # noqa: F401 - raised here, caught by the views
 from crm.extensions import db
 from crm.models import Customer, FamilyMember, Outlet, User
 from crm.models.customers import SCHOOL_GRADES
@@ -72,18 +73,6 @@ SEMINAR_STEP_TEXTS = (
     (_l("一对一促成"), _l("会后一对一沟通促成")),
     (_l("后期跟踪"), _l("对未成交客户持续跟进")),
 )
-
-
-class ServiceError(ValueError):
-    """A refused action; the message says in Chinese what was wrong."""
-
-
-class FormErrors(ServiceError):
-    """Several fields are wrong: field name → message."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("；".join(errors.values()))
-        self.errors = errors
 
 
 def _step_texts(kind: str) -> tuple[tuple[Any, Any], ...]:

@@ -8,24 +8,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app
-from flask_login import login_user, logout_user
 from sqlalchemy import insert, select
 
+from crm.demo import as_user
 from crm.extensions import db
 from crm.models import Branch, User
 from crm.timeutil import today_local, utcnow
 from plugins.scorecards import services
 from plugins.scorecards.models import ScorecardActual, ScorecardPeriod, ScorecardScheme
-
-
-def _as(user: User, fn, *args: Any, **kw: Any) -> Any:
-    with current_app.test_request_context():
-        login_user(user)
-        try:
-            return fn(user, *args, **kw)
-        finally:
-            logout_user()
 
 
 def _d(text: Any) -> Decimal:
@@ -216,11 +206,11 @@ def seed_demo(seed: int) -> int:
             continue
         for kind, day, finish in (("month", last_month, True), ("month", today, False),
                                   ("year", today.replace(year=today.year - 1), False)):
-            period = _as(maker, services.open_period, kind, day)
+            period = as_user(maker, services.open_period, kind, day)
             fill(period, rng, maker.id)
-            _as(maker, services.compute_period, period)
+            as_user(maker, services.compute_period, period)
             if finish:
-                _as(checker, services.review_period, period)
-                _as(maker, services.lock_period, period)
+                as_user(checker, services.review_period, period)
+                as_user(maker, services.lock_period, period)
             made += 1
     return made

@@ -18,6 +18,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from crm import audit
 from crm.access import can, scope_filter, scoped
+from crm.errors import FormErrors, ServiceError  # noqa: F401 - raised here, caught by the views
 from crm.extensions import db
 from crm.models import Activity, Branch, Customer, CustomerClaim, Outlet, User
 from crm.roles import SCOPE_ALL
@@ -42,16 +43,6 @@ CRM_KEYS = {"c3_visits.missed_visits": "missed_visits"}
 CRM_SOURCES = {"crm.visits": "visits", "crm.contacts": "contacts", "crm.log_rate": "log_rate",
                "crm.claims": "claims", "crm.missed_visits": "missed_visits"}
 MAX_VALUE = Decimal("1e15")
-
-
-class ServiceError(ValueError):
-    """A refused action; the message says in Chinese what was wrong."""
-
-
-class FormErrors(ServiceError):
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("；".join(errors.values()))
-        self.errors = errors
 
 
 def _require(permission: str, actor: Any) -> None:

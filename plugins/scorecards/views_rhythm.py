@@ -36,7 +36,7 @@ VIEW = "scorecards.view"
 VIEWS = {"day": _l("日跟踪"), "week": _l("周经营"), "month": _l("月达标"), "quarter": _l("季晋升")}
 # A 分行 of a few hundred staff fits one page; beyond this the page asks for an outlet filter instead of slowing down.
 MAX_PEOPLE = 500
-WEEKDAYS = ("一", "二", "三", "四", "五", "六", "日")
+WEEKDAYS = (_l("周一"), _l("周二"), _l("周三"), _l("周四"), _l("周五"), _l("周六"), _l("周日"))
 
 
 class ParamError(ValueError):
@@ -335,7 +335,7 @@ def _links(q: Query, today: date) -> dict[str, Any]:
 
 def _title(q: Query) -> str:
     if q.view == "day":
-        return _("%(d)s（星期%(w)s）", d=q.day.isoformat(), w=WEEKDAYS[q.day.weekday()])
+        return _("%(d)s（%(w)s）", d=q.day.isoformat(), w=str(WEEKDAYS[q.day.weekday()]))
     if q.view == "week":
         iso = q.day.isocalendar()
         return _("%(y)d年第%(w)d周（%(a)s 至 %(b)s）", y=iso.year, w=iso.week, a=q.start.isoformat(),
@@ -387,7 +387,7 @@ def rhythm_export():
     buffer = BytesIO()
     label = str(VIEWS[q.view])
     scope = page.q.outlet.name if page.q.outlet is not None else ""
-    note = _("日志考核 · %(v)s · %(t)s%(s)s", v=label, t=_title(q), s=f" · {scope}" if scope else "")
+    note = _("日志考核 · %(v)s · %(t)s%(s)s", v=label, t=_title(q), s=(" · " + scope) if scope else "")
     n = write_sheet(buffer, label, columns, rows, note=note)
     buffer.seek(0)
     audit.record("scorecards.exported", detail={"what": "rhythm", "view": q.view, "date": q.day.isoformat(),
@@ -412,7 +412,7 @@ def export_rows(page: Page) -> tuple[list[Column], list[list[Any]]]:
         return cols, [[*who(r["person"]), page.q.day, r["label"], "\n".join(r["logs"]), "；".join(r["reasons"])]
                       for r in page.rows]
     if view == "week":
-        cols = [*head, *(Column(f"{d.strftime('%m-%d')} 周{WEEKDAYS[d.weekday()]}", 9, "plain") for d in page.days),
+        cols = [*head, *(Column(f"{d.strftime('%m-%d')} {WEEKDAYS[d.weekday()]}", 9, "plain") for d in page.days),
                 Column(_("达标天数"), 9, "int"), Column(_("工作日"), 8, "int"), Column(_("达标率"), 9, "plain"),
                 Column(_("说明"), 50, "plain")]
         return cols, [[*who(r["person"]), *(c["mark"] for c in r["cells"]), r["result"].compliant_days,

@@ -152,7 +152,7 @@ def test_day_rest_day_and_today_notice(client, rh):
     assert status_of(body, rh.rm_a) == "rest"
     assert "不是工作日" in body
     _resp, body = page(client)  # default: 日跟踪 of today
-    assert "2026-12-15（星期二）" in body
+    assert "2026-12-15（周二）" in body
     assert "今晚之前仍可补交" in body
     assert status_of(body, rh.rm_a) == "no_log"
 
