@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import contextvars
 import random
 import statistics
 import sys
@@ -14,12 +13,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from flask.testing import FlaskClient
 from sqlalchemy import func, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import pages  # noqa: E402 - bench/pages.py: build_app (schema + demo org), log_in
+import pages  # noqa: E402 - bench/pages.py: build_app (schema + demo org), log_in, timing helpers
+from pages import FreshClient, as_user, median_ms  # noqa: E402
 
 from crm.extensions import db  # noqa: E402
 from crm.models import Customer, Outlet, User  # noqa: E402
@@ -53,26 +52,7 @@ def case_data(customer_id: int, agreement_id: int) -> dict:
     }
 
 
-class FreshClient(FlaskClient):
-    """Each request in a context of its own, as in production: the bench's own app context (where `as_user` logged
-    a user in) must not leak into the pages it times."""
 
-    def open(self, *args, **kwargs):
-        return contextvars.Context().run(super().open, *args, **kwargs)
-
-
-def as_user(app, user_id: int, fn, *args, **kw):
-    from flask_login import login_user
-
-    with app.test_request_context():
-        user = db.session.get(User, user_id)
-        login_user(user)
-        return fn(user, *args, **kw)
-
-
-def median_ms(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.95) - 1] * 1000
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextvars
 import re
 import statistics
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import flask
+import flask.testing
 from sqlalchemy import event, select
 
 from crm import create_app
@@ -83,6 +85,30 @@ def log_in(client: Any, login: str = DEMO_ADMIN) -> None:
     answer = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": token.group(1)})
     if answer.status_code != 302:
         sys.exit(f"POST /login answered {answer.status_code}, expected 302")
+
+
+class FreshClient(flask.testing.FlaskClient):
+    """Each request in a context of its own, as in production: the bench's own app context (where `as_user` logged
+    a user in) must not leak into the pages it times."""
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+def as_user(app: flask.Flask, user_id: int, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """Call a service as the user with this id (in a request context of the bench's app)."""
+    from flask_login import login_user
+
+    with app.test_request_context():
+        user = db.session.get(User, user_id)
+        login_user(user)
+        return fn(user, *args, **kw)
+
+
+def median_ms(samples: list[float]) -> tuple[float, float]:
+    """Median and 95th percentile, in milliseconds."""
+    ordered = sorted(samples)
+    return statistics.median(ordered) * 1000, ordered[max(int(len(ordered) * 0.95) - 1, 0)] * 1000
 
 
 def user_ids_on_page_one(html: str) -> list[int]:

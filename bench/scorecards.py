@@ -5,7 +5,6 @@ month's figures once (the floor any computation pays) and the core customer list
 from __future__ import annotations
 
 import argparse
-import contextvars
 import random
 import statistics
 import sys
@@ -14,12 +13,12 @@ import time
 from datetime import date
 from pathlib import Path
 
-from flask.testing import FlaskClient
 from sqlalchemy import func, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import pages  # noqa: E402 - bench/pages.py: build_app (schema + demo org), log_in
+import pages  # noqa: E402 - bench/pages.py: build_app (schema + demo org), log_in, timing helpers
+from pages import FreshClient, as_user, median_ms  # noqa: E402
 
 from crm.extensions import db  # noqa: E402
 from crm.models import Branch, Outlet, User  # noqa: E402
@@ -33,23 +32,7 @@ OUTLET_POSTS = [("outlet_head", None), ("corporate_rm", "a_senior"), ("corporate
                 ("back_office", None)]
 
 
-class FreshClient(FlaskClient):
-    def open(self, *args, **kwargs):
-        return contextvars.Context().run(super().open, *args, **kwargs)
 
-
-def as_user(app, user_id: int, fn, *args, **kw):
-    from flask_login import login_user
-
-    with app.test_request_context():
-        user = db.session.get(User, user_id)
-        login_user(user)
-        return fn(user, *args, **kw)
-
-
-def median_ms(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered) * 1000, ordered[max(int(len(ordered) * 0.95) - 1, 0)] * 1000
 
 
 def add_org(branch: Branch, sub: Branch, outlets: int) -> int:
