@@ -52,7 +52,7 @@ def figures_for(rng: random.Random, scheme: ScorecardScheme) -> dict[str, Decima
             out[f.key] = None  # filled from its target below
         elif item is not None and item["type"] == "deductions":
             if f.kind == "bool":
-                out[f.key] = Decimal(1 if rng.random() < 0.03 else 0)
+                out[f.key] = Decimal(1 if rng.randrange(100) < 3 else 0)
             elif f.key.endswith(".submitted"):
                 out[f.key] = Decimal(rng.randint(2, 8))
             elif f.key.endswith((".done", ".tasks")):
@@ -133,11 +133,11 @@ def seed_logs(rng: random.Random, today: date, days: int = 45) -> int:
         if not calendar.is_workday(day):
             continue
         for user_id, outlet_id in staff:
-            roll = rng.random()
-            if roll < 0.05:
+            roll = rng.randrange(100)  # percent
+            if roll < 5:
                 continue  # no log that day
-            short = roll < 0.15
-            policies = 1 if rng.random() < 0.3 else 0
+            short = roll < 15
+            policies = 1 if rng.randrange(100) < 30 else 0
             rows.append({"user_id": user_id, "outlet_id": outlet_id, "day": day, "model": "2511",
                          "contacts": rng.randint(12, 19) if short else rng.randint(20, 32),
                          "effective": rng.randint(5, 8), "policies": policies,
@@ -169,9 +169,9 @@ def seed_policies(rng: random.Random, today: date) -> int:
             continue
         for n in range(rng.randint(25, 45)):
             signed = start + timedelta(days=rng.randint(0, max(span, 0)))
-            single = rng.random() < 0.75
+            single = rng.randrange(100) < 75
             premium = Decimal(rng.randint(5, 50) * 10000 if single else rng.randint(6, 60) * 1000)
-            cancelled = rng.random() < 0.04 and signed + timedelta(days=7) <= today
+            cancelled = rng.randrange(100) < 4 and signed + timedelta(days=7) <= today
             rows.append({"branch_id": root_id, "outlet_id": outlet_id, "policy_no": f"BX{today.year}{outlet_id:03d}{n:04d}",
                          "seller_id": rng.choice(sellers[outlet_id]), "insurer_name": rng.choice(INSURERS),
                          "insurer_rm": rng.choice(SURNAMES) + rng.choice(GIVEN),

@@ -249,3 +249,24 @@ def test_demo_data_scores_everyone_and_locks_last_month(app):
     missing = db.session.execute(select(ScorecardResult.missing).where(ScorecardResult.total.is_(None))).scalars().all()
     assert unscored == 0, missing[:3]
     assert db.session.execute(select(func.count()).select_from(ScorecardResult)).scalar_one() > 50
+
+
+def test_results_page_in_keyset_pages_ranked_first_then_unscored(client, sc, monkeypatch):
+    from plugins.scorecards import views_periods
+
+    period = year(sc)
+    enter(sc, period, sc.rm_senior, RM_FIGURES)  # 112 → rank 1; the other two seniors are not scored
+    other = make_user("CR0008", "corporate_rm", outlet=sc.a, name="高级客户经理戊")
+    other.grade = "a_senior"
+    db.session.commit()
+    enter(sc, period, other, {**RM_FIGURES, "deposits": "31"})  # 42 + 30 + 26 + 10 = 108 → rank 2
+    as_user(sc.marketing, s.compute_period, period)
+    monkeypatch.setattr(views_periods, "PAGE", 1)
+    sid = scheme_id("003a-rm-senior", sc.b1.id)
+    client.login("MK0001")
+    page = text(client.get(f"{P}/periods/{period.id}?scheme={sid}"))
+    assert "高级客户经理甲" in page and "高级客户经理戊" not in page
+    after = re.search(r"after=(\d+)", page).group(1)
+    second = text(client.get(f"{P}/periods/{period.id}?scheme={sid}&after={after}", headers={"HX-Request": "true"}))
+    assert "高级客户经理戊" in second and "<html" not in second
+    assert re.search(r'data-sc-total>108<', second)
