@@ -12,9 +12,9 @@ from sqlalchemy import insert, select
 
 from crm.demo import as_user
 from crm.extensions import db
-from crm.models import Branch, User
+from crm.models import Branch, Outlet, User
 from crm.timeutil import today_local, utcnow
-from plugins.scorecards import services
+from plugins.scorecards import services, services_rewards
 from plugins.scorecards.models import ScorecardActual, ScorecardPeriod, ScorecardScheme
 
 
@@ -210,6 +210,12 @@ def seed_demo(seed: int) -> int:
             fill(period, rng, maker.id)
             as_user(maker, services.compute_period, period)
             if finish:
+                for outlet_id in db.session.execute(select(Outlet.id).where(
+                        Outlet.root_branch_id == root.id, Outlet.active).order_by(Outlet.id)).scalars():
+                    as_user(maker, services_rewards.set_pool, period, outlet_id, "bsc",
+                            str(rng.randint(30, 60) * 1000))
+                    as_user(maker, services_rewards.set_pool, period, outlet_id, "outlet_average_bonus",
+                            str(rng.randint(6, 10) * 1000))
                 as_user(checker, services.review_period, period)
                 as_user(maker, services.lock_period, period)
             made += 1

@@ -27,7 +27,8 @@ from plugins.scorecards.services import FormErrors, ServiceError
 P = "scorecards."
 BSC_PREFIX = "002-bsc"          # every balanced-scorecard scheme of a post
 THOUSAND_CODE = "002-thousand"
-POINTS_200_CODE = "002-200"     # R-92; its "process" part feeds R-93
+POINTS_200_CODE = "002-200"     # R-92; its "process" part feeds R-93 when there is no process scheme result
+PROCESS_CODE = "002-process"    # the 包户包效 process scores, from the CRM
 PROCESS_ITEM = "process"
 REWARDS_CODE = "002-rewards"    # parameters
 EVA_CODE = "003f-eva"           # parameters
@@ -419,15 +420,19 @@ def distribution(user: Any, period: ScorecardPeriod, outlet_id: int) -> Distribu
     bsc.unscored = [share_row(r, None) for r in bsc_results if r.total is None]
     bsc.source = _("平衡计分卡总分")
 
-    # the process part of the 200-point results when the outlet has any; else scores entered here.
+    # the totals of the 包户包效 process scheme (002-process, its indicators from the CRM) when the outlet
+    # has any; else the process part of the 200-point results; else scores entered here.
     process_pool = _dec(reward_params.get("process_pool"), str(rewards.PROCESS_POOL))
+    from_process = [share_row(r, r.total) for r in results if r.scheme.code == PROCESS_CODE and r.total is not None]
+    if not any(r.score for r in from_process):
+        from_process = []  # nobody has a process score above 0: nothing to share by it
     from_200: list[ShareRow] = []
     for r in results:
         if r.scheme.code == POINTS_200_CODE and r.total is not None:
             item = next((i for i in r.items or [] if i.get("code") == PROCESS_ITEM), None)
             if item is not None:
                 from_200.append(share_row(r, _dec(item.get("points"), "0")))
-    manual = not from_200
+    manual = not from_process and not from_200
     if manual:
         entered = (pools["process"].data or {}) if "process" in pools else {}
         rows = []
@@ -437,6 +442,9 @@ def distribution(user: Any, period: ScorecardPeriod, outlet_id: int) -> Distribu
                 rows.append(ShareRow(person.id, person.name, person.post, Decimal(values["score"])))
         process = _split(process_pool, sorted(rows, key=lambda r: r.user_id), what=_("过程得分"))
         process.source = _("本页录入的包户包效过程得分")
+    elif from_process:
+        process = _split(process_pool, from_process, what=_("过程得分"))
+        process.source = _("包户包效营销过程考核总分（走访、联系、日志、认领均取自系统记录）")
     else:
         process = _split(process_pool, from_200, what=_("过程得分"))
         process.source = _("200分制考核中“包户包效过程”部分的得分")

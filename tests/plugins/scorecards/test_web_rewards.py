@@ -111,7 +111,7 @@ def test_t45_process_pay_3000_pro_rata_to_entered_scores(client, sc):
     period = computed(sc)
     client.login("MK0001")
     page = text(client.get(url(period, sc.a)))
-    assert "每月从公共绩效工资中划出3,000.00 元作为过程管理工资" in page and "本网点没有200分制考核结果" in page
+    assert "每月从公共绩效工资中划出3,000.00 元作为过程管理工资" in page and "本网点没有包户包效过程考核或200分制考核结果" in page
     for user, score in ((sc.rm_senior, "40"), (sc.rm_middle, "30"), (sc.lobby_a, "20"), (sc.teller_a, "10")):
         resp = client.post(f"{P}/periods/{period.id}/rewards/person",
                            {"outlet": str(sc.a.id), "kind": "process", "user_id": str(user.id), "score": score})
@@ -146,7 +146,7 @@ def test_t45_process_scores_come_from_the_200_point_results_when_there_are_any(c
                                                              sc.rm_middle.id: D("750.00")}
     client.login("MK0001")
     page = text(client.get(url(period, sc.a)))
-    assert "过程得分取自200分制考核的“包户包效过程”部分" in page and "data-sc-process-entry" not in page
+    assert "过程得分取自：200分制考核中“包户包效过程”部分的得分。" in page and "data-sc-process-entry" not in page
 
 
 def test_r90_head_and_deputy_coefficients_and_bonus(client, sc):
@@ -313,3 +313,30 @@ def test_plugin_disabled_answers_404(client, sc, enable_plugin):
     client.login("MK0001")
     assert client.get(url(period, sc.a)).status_code == 404
     assert save_pool(client, period, sc.a, "bsc", "1").status_code == 404
+
+
+def test_r93_process_pay_follows_the_crm_fed_process_scheme_when_anyone_scored(client, sc):
+    """The 包户包效 process scheme (002-process: visits, contacts, logs, claims from the CRM) is the process score of
+    R-93 when it scored anyone above 0: 3,000 split pro rata to its totals."""
+    from datetime import datetime
+
+    from crm.models import Activity, Customer
+    from crm.timeutil import local_to_utc
+
+    customer = Customer(outlet_id=sc.a.id, kind="personal", name="走访对象", deposit_balance=D("0"),
+                        maintainer_id=sc.rm_senior.id)
+    db.session.add(customer)
+    db.session.flush()
+    at = local_to_utc(datetime(2024, 11, 12, 10, 0))
+    for user, visits in ((sc.rm_senior, 20), (sc.rm_middle, 10)):  # 30 and 15 of the 30 visit points (+ contacts)
+        db.session.add_all([Activity(customer_id=customer.id, user_id=user.id, kind="visit", occurred_at=at,
+                                     summary="走访") for _ in range(visits)])
+    db.session.commit()
+    period = computed(sc)
+    d = as_user(sc.marketing, shares, period, sc.a)
+    assert not d.process_manual and "包户包效营销过程考核总分" in d.process.source
+    by_user = {r.user_id: r for r in d.process.rows}
+    # 20 visits → 30 + 20 contacts of 60 → 6.67 = 36.67; 10 visits → 15 + 3.33 = 18.33 (lobby and teller: 0).
+    assert (by_user[sc.rm_senior.id].score, by_user[sc.rm_middle.id].score) == (D("36.67"), D("18.33"))
+    assert by_user[sc.rm_senior.id].amount == D("2000.18") and by_user[sc.rm_middle.id].amount == D("999.82")
+    assert sum(r.amount for r in d.process.rows) == D("3000")
