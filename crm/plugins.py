@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pluggy
-from flask import Blueprint, Flask, abort, g, has_request_context
+from flask import Blueprint, Flask, abort, g, has_app_context, has_request_context
 from flask_login import current_user
 from sqlalchemy import bindparam, select
 
@@ -235,7 +235,7 @@ class PluginRegistry:
         row = self._row(plugin_name, branch_id)
         row.enabled = enabled
         row.updated_by_id = actor_id
-        if has_request_context():
+        if has_app_context():  # `g` lives in the app context: a CLI or test context caches too
             g.pop("crm_enabled", None)
 
     def explicit(self, branch_ids: list[int]) -> dict[tuple[str, int], bool]:

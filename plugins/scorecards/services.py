@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from crm import audit
@@ -41,7 +42,15 @@ GRADE_CODES = {"高级": ("a_senior",), "中级": ("a_middle",), "初级": ("a_j
 # the CRM.
 CRM_KEYS = {"c3_visits.missed_visits": "missed_visits"}
 CRM_SOURCES = {"crm.visits": "visits", "crm.contacts": "contacts", "crm.log_rate": "log_rate",
-               "crm.claims": "claims", "crm.missed_visits": "missed_visits"}
+               "crm.claims": "claims", "crm.missed_visits": "missed_visits", "crm.li_cases": "li_cases",
+               "crm.li_amount": "li_amount", "crm.campaign_attendees": "campaign_attendees"}
+# What the scheme editor offers as an item's data source (source → label); "" is typed or imported.
+SOURCE_LABELS = {"crm.visits": _l("系统：走访客户次数（上门走访、到店面谈）"), "crm.contacts": _l("系统：联系客户次数"),
+                 "crm.log_rate": _l("系统：工作日志达标率（%）"), "crm.claims": _l("系统：认领或分配的客户数"),
+                 "crm.missed_visits": _l("系统：管户客户缺少的周走访次数"),
+                 "crm.li_cases": _l("系统：银保贷放款笔数（银保贷启用时）"),
+                 "crm.li_amount": _l("系统：银保贷放款金额（万元，银保贷启用时）"),
+                 "crm.campaign_attendees": _l("系统：邀约客户到场人数（营销活动启用时）")}
 MAX_VALUE = Decimal("1e15")
 
 
@@ -617,8 +626,70 @@ def log_rate(actor: Any, period: ScorecardPeriod, user_ids: list[int]) -> dict[i
     return {u: (Decimal(len(good.get(u, ()))) * 100 / len(days)).quantize(Decimal("0.01")) for u in user_ids}
 
 
+# Sources that need a plugin installed (they read its tables).
+SOURCE_PLUGINS = {"crm.li_cases": "loan_insurance", "crm.li_amount": "loan_insurance",
+                  "crm.campaign_attendees": "salon_events"}
+
+
+def available_sources() -> dict[str, Any]:
+    """The sources the scheme editor offers here: those whose plugin is installed."""
+    from flask import current_app
+
+    installed = current_app.extensions["crm"].plugins
+    return {k: v for k, v in SOURCE_LABELS.items() if SOURCE_PLUGINS.get(k, "scorecards") in installed}
+
+
+def _plugin_on(name: str, period: ScorecardPeriod) -> bool:
+    from flask import current_app
+
+    registry = current_app.extensions["crm"]
+    return name in registry.plugins and name in registry.enabled_names(period.branch_id)
+
+
+def li_cases(actor: Any, period: ScorecardPeriod, user_ids: list[int]) -> dict[int, Decimal]:
+    """银保贷 cases a customer manager handles that were disbursed (放款) in the period; none while the plugin is off
+    for the 分行."""
+    return _li(period, user_ids, amount=False)
+
+
+def li_amount(actor: Any, period: ScorecardPeriod, user_ids: list[int]) -> dict[int, Decimal]:
+    """The credit amount (万元, two decimals) of those cases."""
+    return _li(period, user_ids, amount=True)
+
+
+def _li(period: ScorecardPeriod, user_ids: list[int], *, amount: bool) -> dict[int, Decimal]:
+    if not _plugin_on("loan_insurance", period):
+        return {}
+    from plugins.loan_insurance.models import LoanCase, LoanTransition
+
+    since, until = _utc_range(period)
+    disbursed = select(LoanTransition.case_id).where(LoanTransition.to_status == "disbursed",
+                                                     LoanTransition.at >= since, LoanTransition.at < until)
+    measure = func.sum(LoanCase.amount) if amount else func.count(LoanCase.id)
+    rows = db.session.execute(select(LoanCase.rm_id, measure).where(
+        LoanCase.rm_id.in_(user_ids), LoanCase.id.in_(disbursed)).group_by(LoanCase.rm_id)).all()
+    if amount:
+        return {u: (Decimal(v or 0) / 10000).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) for u, v in rows}
+    return {u: Decimal(v) for u, v in rows}
+
+
+def campaign_attendees(actor: Any, period: ScorecardPeriod, user_ids: list[int]) -> dict[int, Decimal]:
+    """Campaign outcomes (R-28–R-34): guests a person invited who checked in at a 宝贝银行家, 理财沙龙 or 产说会
+    round in the period; none while the plugin is off for the 分行."""
+    if not _plugin_on("salon_events", period):
+        return {}
+    from plugins.salon_events.models import SalonRegistration
+
+    since, until = _utc_range(period)
+    return _counts(select(SalonRegistration.invited_by_id, func.count()).where(
+        SalonRegistration.invited_by_id.in_(user_ids), SalonRegistration.attended.is_(True),
+        SalonRegistration.checked_in_at >= since, SalonRegistration.checked_in_at < until)
+        .group_by(SalonRegistration.invited_by_id))
+
+
 CRM_FUNCTIONS = {"missed_visits": missed_visits, "visits": visits, "contacts": contacts, "claims": claims,
-                 "log_rate": log_rate}
+                 "log_rate": log_rate, "li_cases": li_cases, "li_amount": li_amount,
+                 "campaign_attendees": campaign_attendees}
 
 
 def pull_crm_actuals(actor: Any, period: ScorecardPeriod) -> int:

@@ -47,6 +47,8 @@ TYPE_LABELS = {"step": _l("按档加减分"), "bands": _l("分档计分"), "pro_
 
 # The numeric fields of each item type the form edits: (key, label, required, percent). Percent fields are
 # stored as fractions ("1.2") and typed as percent ("120").
+# Items whose figure may come from the CRM instead of entry (the editor's 数据来源 select).
+SOURCED_TYPES = ("step", "pro_rata", "weighted", "bands")
 ITEM_FIELDS: dict[str, tuple[tuple[str, Any, bool, bool], ...]] = {
     "step": (("base", _l("基础分"), True, False), ("target", _l("目标"), False, False),
              ("step", _l("每档幅度"), True, False), ("points_per_step", _l("每档分值"), True, False),
@@ -229,6 +231,12 @@ def item_rule_text(item: dict[str, Any]) -> str:
     return ""
 
 
+def source_text(item: dict[str, Any]) -> str:
+    """Where an item's figure comes from, in words."""
+    label = services.SOURCE_LABELS.get(item.get("source", ""))
+    return str(label) if label else ""
+
+
 def event_rows(item: dict[str, Any]) -> list[dict[str, str]]:
     """R-83: each counted matter with its points per event and where they go (the item or the total)."""
     fields = {f["key"]: f for f in item.get("fields", [])}
@@ -391,6 +399,8 @@ def form_values(definition: dict[str, Any]) -> dict[str, Any]:
     for n, item in enumerate(definition.get("items") or []):
         for key, _label, _req, percent in ITEM_FIELDS.get(item.get("type"), ()):
             v[f"i{n}_{key}"] = _show(item.get(key), percent)
+        if item.get("type") in SOURCED_TYPES:
+            v[f"i{n}_source"] = item.get("source", "")
         for k, band in enumerate(item.get("bands") or []):
             (op1, v1), (op2, v2) = _lower_upper(band)
             v.update({f"i{n}_b{k}_op1": op1, f"i{n}_b{k}_v1": _show(v1), f"i{n}_b{k}_op2": op2,
@@ -465,6 +475,14 @@ def build_definition(old: dict[str, Any], form: MultiDict) -> tuple[dict[str, An
                                  required=required, percent=percent)
             if sent:
                 _put(item, key, value)
+        if item.get("type") in SOURCED_TYPES and f"i{n}_source" in form:
+            source = form.get(f"i{n}_source") or ""
+            if source and source not in services.available_sources():
+                errors[f"i{n}_source"] = _("%(i)s：请选择数据来源", i=item.get("name", ""))
+            elif source:
+                item["source"] = source
+            else:
+                item.pop("source", None)
         if item.get("type") == "bands" and f"i{n}_b0_points" in form:
             item["bands"] = _bands(n, item, form, errors)
         for k, ev in enumerate(item.get("events") or []):
@@ -663,6 +681,7 @@ def _scheme_page(scheme: ScorecardScheme, status: int = 200, *, values: dict[str
         errors=errors or {}, general=general or [], note=note, open_form=status != 200 or request.args.get("edit"),
         item_fields=ITEM_FIELDS, type_labels=TYPE_LABELS, op_labels=OP_LABELS, action_labels=ACTION_LABELS,
         item_rule_text=item_rule_text, band_text=band_text, band_ops=band_ops, event_rows=event_rows,
+        source_text=source_text, source_labels=services.available_sources(), sourced_types=SOURCED_TYPES,
         zero_rows=zero_rows, warning_text=warning_text, warning_fields=warning_fields,
         params=param_fields(definition), param_display=param_display, posts=POSTS, assesses=assesses,
         rule_ids=rule_ids(scheme), periods=PERIOD_KINDS, group_label=dict(GROUPS)[group_of(scheme)],
