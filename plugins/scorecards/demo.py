@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 from crm.demo import as_user
 from crm.extensions import db
 from crm.models import Branch, Outlet, User
+from crm.roles import OUTLET_POSTS
 from crm.timeutil import today_local, utcnow
 from plugins.scorecards import services, services_rewards
 from plugins.scorecards.models import ScorecardActual, ScorecardPeriod, ScorecardScheme
@@ -109,8 +110,7 @@ def _one(post: str, branch_id: int) -> User | None:
                               .order_by(User.id).limit(1)).scalar_one_or_none()
 
 
-LOG_POSTS = ("corporate_rm", "personal_rm", "wealth_manager", "lobby_manager", "low_counter_teller",
-             "high_counter_teller")
+LOG_POSTS = OUTLET_POSTS  # everyone at an outlet keeps the daily log (日跟踪, R-39)
 SELLER_POSTS = ("low_counter_teller", "high_counter_teller", "wealth_manager", "personal_rm")
 INSURERS = ("中国人寿", "平安人寿", "太平洋人寿", "新华保险", "泰康人寿")
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
@@ -118,7 +118,7 @@ GIVEN = ("建国", "秀英", "桂兰", "志强", "海燕", "丽娟", "国庆", "
 
 
 def seed_logs(rng: random.Random, today: date, days: int = 45) -> int:
-    """2511 daily logs of the customer-facing staff over the last `days` days' working days: most compliant, some
+    """2511 daily logs of the outlet staff over the last `days` days' working days: most compliant, some
     short of contacts (R-35), a few days without a log."""
     from crm.models import DailyLog
     from crm.workdays import WorkdayCalendar
