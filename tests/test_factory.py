@@ -85,7 +85,8 @@ def test_security_headers_on_every_page(client, org):
         resp.close()
         csp = resp.headers["Content-Security-Policy"]
         assert "unsafe-eval" not in csp and "unsafe-inline" not in csp
-        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp and "base-uri 'none'" in csp and "object-src 'none'" in csp
+        assert re.search(r"script-src 'self' 'nonce-[\w-]{24}' 'strict-dynamic'", csp)
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert resp.headers["Referrer-Policy"] == "same-origin"
     client.login("HA0001")
@@ -151,3 +152,20 @@ def test_create_admin_command_issues_a_one_time_password(runner, app):
     assert user.post == "admin" and user.must_change_password and len(otp) == 12
     again = runner.invoke(args=["create-admin", "--login", "ROOT01", "--name", "x"])
     assert again.exit_code != 0 and "已存在" in again.output
+
+
+def test_every_script_carries_this_responses_nonce_and_nonces_differ(client, org):
+    """Issue 8, promise 11: a nonce-based CSP — every <script> of the page has the nonce of its own response's header,
+    a new one each time (an injected <script> without it does not run)."""
+    client.login("HA0001")
+    nonces = []
+    for path in ("/", "/customers"):
+        resp = client.get(path)
+        header = re.search(r"'nonce-([\w-]+)'", resp.headers["Content-Security-Policy"]).group(1)
+        html = resp.get_data(as_text=True)
+        scripts = re.findall(r"<script\b[^>]*>", html)
+        assert scripts and all(f'nonce="{header}"' in tag for tag in scripts), scripts
+        nonces.append(header)
+    assert nonces[0] != nonces[1]
+    error = client.get("/no-such-page")
+    assert error.status_code == 404 and "'nonce-" in error.headers["Content-Security-Policy"]

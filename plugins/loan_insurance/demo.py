@@ -67,7 +67,7 @@ def seed_demo(seed: int) -> int:
     number of cases made (0 when cases exist already)."""
     if db.session.execute(select(LoanCase.id).limit(1)).first() is not None:
         return 0
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311  # reproducible demo data, not a secret
     today = today_local()
     admin = _one("admin")
     roots = db.session.execute(select(Branch).where(Branch.parent_id.is_(None)).order_by(Branch.code)).scalars().all()
