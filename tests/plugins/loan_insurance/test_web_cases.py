@@ -250,6 +250,7 @@ def test_case_page_shows_t20_figures_premium_and_failing_reasons(li, client):
     case = create(li, has_account_at_outlet=False)
     client.login("CA0001")
     html = body(client.get(f"{BASE}/cases/{case.id}"))
+    assert 'id="main" hx-history="false"' in html  # personal data stays out of htmx's history cache
     # T-20: appraised 2,000,000 at 60% → pure 1,200,000; credit 1,800,000 → insured part 600,000.
     assert 'data-li-appraised>2,000,000.00 元' in html and 'data-li-pure>1,200,000.00 元' in html
     assert 'data-li-insured-part>600,000.00 元' in html and 'data-li-amount>1,800,000.00 元' in html

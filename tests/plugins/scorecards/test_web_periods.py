@@ -120,6 +120,7 @@ def test_person_page_explains_every_point_and_the_pdf_has_a_cjk_font(client, sc)
     client.login("CR0001")
     page = text(client.get(f"{P}/periods/{period.id}/people/{sc.rm_senior.id}"))
     assert "新增存款日均增长33%，目标30%，每1个百分点2分：+6，本项46分" in page and "R-79" in page
+    assert 'id="main" hx-history="false"' in page  # personal figures stay out of htmx's history cache
     assert "112" in page
     # Another person's page is out of a customer manager's scope: 404, nothing of them.
     resp = client.get(f"{P}/periods/{period.id}/people/{sc.rm_middle.id}")
