@@ -52,14 +52,12 @@ def login():
         user = services.find_user(form.login.data)
         ok = services.verify_password(user, form.password.data)
         if ok and user is not None and user.active:
-            services.start_session(user, client_ip(), request.user_agent.string)
-            login_user(user)
-            user.last_login_at = utcnow()
-            audit.record("auth.login", actor=user, target=("user", user.id))
-            db.session.commit()
-            if user.must_change_password:
-                return redirect(url_for("auth.change_password"))
-            return redirect(_safe_next(request.args.get("next")))
+            if user.totp_secret:
+                # Second factor: nothing is logged in until the code is right (crm/auth/views_totp.py).
+                session["totp_pending"] = {"uid": user.id, "at": int(utcnow().timestamp()), "failures": 0,
+                                           "next": _safe_next(request.args.get("next"))}
+                return redirect(url_for("auth.login_totp"))
+            return complete_login(user, _safe_next(request.args.get("next")))
         # One message for unknown login, wrong password and disabled account: nothing to enumerate.
         error = _("登录名或密码错误")
         audit.record("auth.login_failed", result="fail", login=form.login.data,
@@ -67,6 +65,18 @@ def login():
         return render_template("auth/login.html", form=form, error=error), 401
     status = 422 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form, error=error), status
+
+
+def complete_login(user, target: str, **detail):
+    """The password (and, when enrolled, the one-time code) was right: a new server-side session, audited."""
+    services.start_session(user, client_ip(), request.user_agent.string)
+    login_user(user)
+    user.last_login_at = utcnow()
+    audit.record("auth.login", actor=user, target=("user", user.id), detail=detail or None)
+    db.session.commit()
+    if user.must_change_password:
+        return redirect(url_for("auth.change_password"))
+    return redirect(target)
 
 
 def login_rate_limited():
@@ -127,3 +137,6 @@ def set_language():
             current_user.locale = lang
             db.session.commit()
     return redirect(_safe_next(request.form.get("next")))
+
+
+from crm.auth import views_totp  # noqa: E402, F401 - the second-factor routes live on this blueprint

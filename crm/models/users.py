@@ -37,6 +37,10 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     last_login_at: Mapped[datetime | None] = mapped_column(db.DateTime)
+    # Optional second factor (TOTP, crm/auth/totp.py): the base32 secret once confirmed, and the last time step
+    # accepted (a code is good once).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     outlet: Mapped[Outlet | None] = relationship(foreign_keys=[outlet_id])
