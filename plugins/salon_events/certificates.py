@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import zxingcpp
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -35,7 +34,7 @@ from PIL import Image
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from crm import audit, pdf
+from crm import audit, pdf, qr
 from crm.access import scoped
 from crm.extensions import db
 from crm.models import Outlet, User
@@ -168,12 +167,7 @@ def qr_data_uri(url: str) -> str:
     printed at 25 mm with `image-rendering: pixelated`: sharp edges, and far cheaper for WeasyPrint to lay out and
     draw than an SVG path. zxing-cpp encodes it and picks the mask with the lowest penalty in C++, 0.7 ms a code
     (segno, pure Python, took 6.5 ms: a fifth of a 500-certificate print); codes are cached for reprints."""
-    code = zxingcpp.create_barcode(url, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
-    modules = memoryview(code.to_image(scale=1, add_quiet_zones=False))  # rows × columns of 8-bit grey, 0 = dark
-    image = Image.frombytes("L", (modules.shape[1], modules.shape[0]), modules.tobytes())
-    buffer = io.BytesIO()
-    image.point(_QR_INK).save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return qr.qr_data_uri(url, ink=_QR_INK)
 
 
 _QR_INK = [0x11] * 128 + [0xFF] * 128  # dark modules in the near-black of the printed text, light ones white
@@ -187,7 +181,7 @@ def clear_white_background(path: Path | None) -> None:
     printed text the way ink does instead of covering it with a white disc."""
     if path is None or path.suffix != ".png":
         return
-    from PIL import Image, ImageChops
+    from PIL import ImageChops
 
     with Image.open(path) as src:
         image = src.convert("RGBA")
@@ -259,7 +253,6 @@ def render_html(pages: Sequence[CertPage], text: CertText, images: dict[str, str
 def render_pdf(pages: Sequence[CertPage], text: CertText, images: dict[str, str]) -> pdf.Rendered:
     """ONE PDF, one A4-landscape page per certificate, in one WeasyPrint render with crm/pdf.py's SafeFetcher
     (static files and data: URLs only; the images here are all data: URLs)."""
-    import io
 
     out = io.BytesIO()
     count = _render(pages, text, images, out, None)
@@ -704,7 +697,6 @@ def verify(token: str) -> Verification | None:
 
 def sample_signature_png(name: str = "张建国") -> bytes:
     """A handwriting-like signature on a transparent background (Pillow), for demos, tests and the bench."""
-    import io
     import math
 
     from PIL import Image, ImageDraw, ImageFont
@@ -727,7 +719,6 @@ def sample_signature_png(name: str = "张建国") -> bytes:
 
 def sample_seal_png(text: str = "网点客户关系管理示例专用章") -> bytes:
     """A round red seal: ring, star and the text along the arc (demo only: real seals are scanned)."""
-    import io
     import math
 
     from PIL import Image, ImageDraw, ImageFont
