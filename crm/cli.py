@@ -1,4 +1,4 @@
-"""The `crm` command: serve, init-db, demo, check, plugins, create-admin."""
+"""The `crm` command: serve, init-db, demo, check, plugins, create-admin, backup, restore."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def main() -> None:
 def register_commands(app: Flask) -> None:
     for command in (serve_command, init_db_command, demo_command, check_command, plugins_command,
                     create_admin_command,
-                    import_customers_command, export_customers_command, workdays_group):
+                    import_customers_command, export_customers_command, workdays_group,
+                    backup_command, restore_command):
         app.cli.add_command(command)
     app.extensions["crm"].pm.hook.crm_register_commands(cli=app.cli)
 
@@ -353,3 +354,50 @@ def workdays_show_command(year: int) -> None:
     cal = WorkdayCalendar()
     total = cal.workdays_between(date(year - 1, 12, 31), date(year, 12, 31))
     click.echo(f"{year} 年共 {total} 个工作日。")
+
+
+@click.command("backup")
+@click.option("--output", "output", type=click.Path(dir_okay=False),
+              help="Backup file. Default: instance/backups/crm-YYYYmmdd-HHMMSS.sqlite3 (SQLite) or .dump (PostgreSQL).")
+@with_appcontext
+def backup_command(output: str | None) -> None:
+    """Back up the database while the app runs (SQLite online backup / pg_dump), with a verifiable manifest."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from crm.backup import BackupError, backup
+
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    if output is None:
+        stamp = datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).strftime("%Y%m%d-%H%M%S")
+        ext = "sqlite3" if url.startswith("sqlite") else "dump"
+        output = os.path.join(current_app.instance_path, "backups", f"crm-{stamp}.{ext}")
+    try:
+        info = backup(url, output)
+    except BackupError as exc:
+        click.echo(f"备份失败：{exc}", err=True)
+        sys.exit(1)
+    click.echo(f"备份完成：{info.tables} 张表，{info.rows:,} 行，{info.size / 1048576:.1f} MB，用时 {info.seconds} 秒。")
+    click.echo(f"备份文件：{info.path}")
+    click.echo(f"备份清单：{info.manifest_path}（恢复时须与备份文件放在同一目录）")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite a database that already holds data.")
+@with_appcontext
+def restore_command(path: str, force: bool) -> None:
+    """Restore a backup made by `crm backup` into this instance's database and verify it (stop the app first)."""
+    from crm.backup import BackupError, restore
+    from crm.extensions import db
+
+    db.session.remove()
+    db.engine.dispose()  # no connection of ours may hold the file or the tables being replaced
+    try:
+        info = restore(path, current_app.config["SQLALCHEMY_DATABASE_URI"], force=force)
+    except BackupError as exc:
+        click.echo(f"恢复失败：{exc}", err=True)
+        sys.exit(1)
+    click.echo(f"恢复完成并已校验：{info.tables} 张表，{info.rows:,} 行，行数和校验和与备份清单一致，用时 {info.seconds} 秒。")
+    click.echo(f"来自备份：{info.source}")
+    click.echo("如备份来自较早的版本，请运行 crm init-db 升级数据库结构，然后重新启动应用。")

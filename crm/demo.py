@@ -103,7 +103,7 @@ def _print_logins(users: list[User], password: str, echo: Callable[[str], None])
 
 
 def seed_demo(seed: int) -> None:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311  # reproducible demo data; passwords use secrets (auth)
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
     placeholder = auth.hash_password(auth.one_time_password())

@@ -687,7 +687,8 @@ def seed_customers(n: int, seed: int, echo: Callable[[str], None] = print, *, ap
         certs = set(db.session.execute(select(Customer.cert_no).where(Customer.cert_no.is_not(None))).scalars())
     db.session.commit()
 
-    gen = _Generator(random.Random(f"{seed}:{existing}"), outlets, staff, certs, start=existing)
+    rng = random.Random(f"{seed}:{existing}")  # nosec B311  # reproducible demo data, not a secret
+    gen = _Generator(rng, outlets, staff, certs, start=existing)
     gen.next_id = (db.session.execute(select(func.max(Customer.id))).scalar() or 0) + 1
     db.session.commit()
     done = 0

@@ -27,11 +27,15 @@ _COMPOUND_SURNAMES = frozenset(
 )
 
 # Lookarounds keep digits that belong to longer runs (order numbers, card
-# numbers, timestamps) from being read as an ID or a mobile.
-_TEXT_ID_CARD = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+# numbers, timestamps) from being read as an ID or a mobile. Full-width digits,
+# signs and separators (typed with a Chinese IME) count too, and the two gaps of a
+# mobile may differ ("138 12345678"): the validators accept all of these spellings.
+_D = "[0-9０-９]"
+_GAP = "[ \\-\u3000－]?"
+_TEXT_ID_CARD = re.compile(f"(?<!{_D}){_D}{{17}}[0-9０-９XxＸｘ](?!{_D})")
 _TEXT_MOBILE = re.compile(
-    r"(?<![0-9+])(?P<prefix>\+86[ \-]?)?"
-    r"(?P<head>1[3-9][0-9])(?P<sep>[ \-]?)[0-9]{4}(?P=sep)(?P<tail>[0-9]{4})(?![0-9])"
+    f"(?<![0-9０-９+＋])(?P<prefix>[+＋][8８][6６]{_GAP})?"
+    f"(?P<head>[1１][3-9３-９]{_D})(?P<sep>{_GAP}){_D}{{4}}(?P<sep2>{_GAP})(?P<tail>{_D}{{4}})(?!{_D})"
 )
 
 
@@ -97,8 +101,7 @@ def mask_login(v: str | None) -> str:
 
 
 def _mask_text_mobile(match: re.Match[str]) -> str:
-    sep = match["sep"]
-    return f"{match['prefix'] or ''}{match['head']}{sep}****{sep}{match['tail']}"
+    return f"{match['prefix'] or ''}{match['head']}{match['sep']}****{match['sep2']}{match['tail']}"
 
 
 def mask_text(text: str | None) -> str:
