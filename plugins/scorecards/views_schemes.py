@@ -477,7 +477,7 @@ def build_definition(old: dict[str, Any], form: MultiDict) -> tuple[dict[str, An
                 _put(item, key, value)
         if item.get("type") in SOURCED_TYPES and f"i{n}_source" in form:
             source = form.get(f"i{n}_source") or ""
-            if source and source not in services.available_sources():
+            if source and source not in services.SOURCE_LABELS:
                 errors[f"i{n}_source"] = _("%(i)s：请选择数据来源", i=item.get("name", ""))
             elif source:
                 item["source"] = source
