@@ -46,9 +46,11 @@ def status(page, expected: str, label: str) -> None:
 
 
 def submit(page, selector: str) -> None:
-    """Click a submit button and wait for the page it leads to (every form here posts and redirects)."""
+    """Click a submit button and wait for the page it leads to (every form here posts and redirects). The page is
+    let settle first (its lazy boxes loaded): on a busy machine a late layout shift kept the button "not stable"."""
+    page.wait_for_load_state("networkidle")
     with page.expect_navigation():  # waits for the "load" event of the page the redirect leads to
-        page.click(selector)
+        page.click(selector, timeout=20_000)
 
 
 def step(page, to: str) -> None:
