@@ -60,10 +60,11 @@ def _norm(text: Any) -> str:
 def write_template(target: IO[bytes], actor: Any, period: ScorecardPeriod, scheme: ScorecardScheme,
                    subjects: list[services.Subject]) -> int:
     fields = [f for f in services.scheme_inputs(scheme) if not f.crm]
-    figures = services.actuals_of(period.id)
-    logins = dict(db.session.execute(select(User.id, User.staff_no)).all()) if scheme.subject == "staff" else {}
-    user_logins = dict(db.session.execute(select(User.id, User.login).where(
-        User.id.in_([s.id for s in subjects if s.kind == "staff"]))).all()) if subjects else {}
+    figures = services.actuals_of(period.id, subjects)
+    staff = [s.id for s in subjects if s.kind == "staff"]
+    # 工号 where the person has one, else the login (what the import matches on).
+    idents = {uid: staff_no or login for uid, login, staff_no in db.session.execute(
+        select(User.id, User.login, User.staff_no).where(User.id.in_(staff)))} if staff else {}
     columns = [Column("工号", 14), Column("姓名", 10, "plain"), Column("所属网点", 16, "plain"),
                *[Column(f.label + (f"（{f.unit}）" if f.unit and f.kind != "bool" else ""), 14, "plain")
                  for f in fields]]
@@ -71,7 +72,7 @@ def write_template(target: IO[bytes], actor: Any, period: ScorecardPeriod, schem
     def rows():
         for s in subjects:
             values = figures.get((s.kind, s.id), {})
-            ident = (logins.get(s.id) or user_logins.get(s.id, "")) if s.kind == "staff" else str(s.id)
+            ident = idents.get(s.id, "") if s.kind == "staff" else str(s.id)
             cells = []
             for f in fields:
                 v = values.get(f.key)
@@ -114,6 +115,7 @@ def import_actuals(actor: Any, period: ScorecardPeriod, scheme: ScorecardScheme,
         people, outlets = services.branch_subjects(period.branch_id)
         assessed = {s.id: s for s in services.assessed_by(scheme, people, outlets)}
         idents = _identities(list(assessed))
+        allowed = services.scope_checker(actor)
         report = ImportReport()
         accepted: list[tuple[services.Subject, dict[str, Decimal]]] = []
         seen: dict[int, int] = {}
@@ -121,7 +123,7 @@ def import_actuals(actor: Any, period: ScorecardPeriod, scheme: ScorecardScheme,
             report.rows += 1
             if report.rows > MAX_ROWS:
                 raise ImportRefused(_("一次最多导入 %(n)d 行", n=MAX_ROWS))
-            errors = _row(number, cells, id_col, name_col, columns, assessed, idents, actor, seen, accepted)
+            errors = _row(number, cells, id_col, name_col, columns, assessed, idents, allowed, seen, accepted)
             report.errors.extend(errors)
     finally:
         table.close()
@@ -159,7 +161,7 @@ def _identities(user_ids: list[int]) -> dict[str, tuple[int, str]]:
 
 
 def _row(number: int, cells: list[Any], id_col: int, name_col: int | None, columns: dict[int, Any],
-         assessed: dict[int, services.Subject], idents: dict[str, tuple[int, str]], actor: Any,
+         assessed: dict[int, services.Subject], idents: dict[str, tuple[int, str]], allowed: Any,
          seen: dict[int, int], accepted: list) -> list[RowError]:
     def cell(i: int) -> Any:
         return cells[i] if i < len(cells) else None
@@ -177,7 +179,7 @@ def _row(number: int, cells: list[Any], id_col: int, name_col: int | None, colum
     if name_col is not None and _norm(cell(name_col)) and _norm(cell(name_col)) != _norm(name):
         return [RowError(number, column_letter(name_col), _("姓名与工号不符（系统中为%(n)s）", n=name))]
     subject = assessed[user_id]
-    if not services.subject_in_scope(actor, subject):
+    if not allowed(subject):
         return [RowError(number, letter, _("%(n)s不在您的管辖范围内（本人数据由上级录入）", n=name))]
     if user_id in seen:
         return [RowError(number, letter, _("与第%(r)d行是同一人，请合并为一行", r=seen[user_id]))]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -15,7 +15,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, false, func, insert, or_, select, update
 
 from crm import audit
 from crm.access import can, scope_filter, scoped
@@ -141,11 +141,12 @@ def scheme_history(scheme: ScorecardScheme) -> list[ScorecardScheme]:
         scheme.branch_id).order_by(ScorecardScheme.revision.desc())).scalars().all()
 
 
-def save_scheme(actor: Any, scheme_id: int, definition: dict[str, Any], note: str | None = None
-                ) -> ScorecardScheme:
+def save_scheme(actor: Any, scheme_id: int, definition: dict[str, Any], note: str | None = None, *,
+                active: bool | None = None) -> ScorecardScheme:
     """A branch administrator edits a scheme: the edit is validated (a 200-point template summing to 190 is
     refused, T-61) and stored as a NEW version of the 分行's copy; the old version stays with the results it
-    computed, so only future computations change. Editing a 全行 default makes the 分行's own copy."""
+    computed, so only future computations change. Editing a 全行 default makes the 分行's own copy. `active`
+    switches the scheme on or off in the same new version (the definition may stay as it is)."""
     _require("schemes", actor)
     scheme = visible_scheme(scheme_id, actor)
     if scheme is None:
@@ -161,7 +162,9 @@ def save_scheme(actor: Any, scheme_id: int, definition: dict[str, Any], note: st
     errors = engine.validate_scheme(definition)
     if errors:
         raise ServiceError("；".join(errors))
-    if engine.scheme_fingerprint(definition) == scheme.fingerprint and scheme.branch_id == branch_id:
+    active = scheme.active if active is None else active
+    if engine.scheme_fingerprint(definition) == scheme.fingerprint and scheme.branch_id == branch_id \
+            and active == scheme.active:
         raise ServiceError(_("方案没有改动"))
     previous = db.session.execute(select(ScorecardScheme).where(
         ScorecardScheme.code == scheme.code, ScorecardScheme.current.is_(True),
@@ -177,7 +180,7 @@ def save_scheme(actor: Any, scheme_id: int, definition: dict[str, Any], note: st
         ).scalar_one() + 1
     row = _scheme_row(definition, branch_id=branch_id, revision=revision, based_on_id=scheme.id,
                       actor_id=actor.id, note=(note or "").strip()[:300] or None)
-    row.active = scheme.active
+    row.active = active
     db.session.add(row)
     db.session.flush()
     audit.record(P + "scheme_saved", target=("scorecards_scheme", row.id), actor=actor,
@@ -195,13 +198,8 @@ def set_scheme_active(actor: Any, scheme_id: int, active: bool) -> ScorecardSche
     _require("schemes", actor)
     if scheme.active == active:
         return scheme
-    row = save_scheme(actor, scheme_id, dict(scheme.definition, _active=active), _("启用方案") if active
-                      else _("停用方案"))
-    row.definition = {k: v for k, v in row.definition.items() if k != "_active"}
-    row.fingerprint = engine.scheme_fingerprint(row.definition)
-    row.active = active
-    db.session.commit()
-    return row
+    return save_scheme(actor, scheme_id, scheme.definition, _("启用方案") if active else _("停用方案"),
+                       active=active)
 
 
 def describe_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -315,21 +313,26 @@ class Subject:
     outlet_name: str = ""
 
 
-def branch_subjects(branch_id: int) -> tuple[list[Subject], list[Subject]]:
-    """Active staff and outlets of a 分行 (one query each)."""
-    outlets = db.session.execute(select(Outlet.id, Outlet.name, Outlet.branch_id).where(
-        Outlet.root_branch_id == branch_id, Outlet.active).order_by(Outlet.code, Outlet.id)).all()
-    outlet_names = {o.id: o.name for o in outlets}
+def branch_subjects(branch_id: int, *, user_id: int | None = None, outlet_id: int | None = None
+                    ) -> tuple[list[Subject], list[Subject]]:
+    """Active staff and outlets of a 分行 (one query each); with `user_id` / `outlet_id` only that one (a cell of
+    the grid needs one person, not the 分行's ten thousand)."""
+    outlet_stmt = select(Outlet.id, Outlet.name, Outlet.branch_id).where(
+        Outlet.root_branch_id == branch_id, Outlet.active)
+    if user_id is not None or outlet_id is not None:
+        outlet_stmt = outlet_stmt.where(Outlet.id == outlet_id)
+    outlets = db.session.execute(outlet_stmt.order_by(Outlet.code, Outlet.id)).all()
     node = db.session.get(Branch, branch_id)
     branch_ids = select(Branch.id).where(Branch.path.like((node.path if node else "/none/") + "%"))
-    staff = db.session.execute(
-        select(User.id, User.name, User.post, User.grade, User.outlet_id, User.branch_id)
-        .outerjoin(Outlet, Outlet.id == User.outlet_id)
-        .where(User.active, or_(Outlet.root_branch_id == branch_id,
-                                and_(User.outlet_id.is_(None), User.branch_id.in_(branch_ids))))
-        .order_by(User.id)).all()
-    people = [Subject("staff", u.id, u.name, u.id, u.outlet_id, None if u.outlet_id else u.branch_id, u.post,
-                      u.grade, outlet_names.get(u.outlet_id, "")) for u in staff]
+    staff_stmt = (select(User.id, User.name, User.post, User.grade, User.outlet_id, User.branch_id, Outlet.name)
+                  .outerjoin(Outlet, Outlet.id == User.outlet_id)
+                  .where(User.active, or_(Outlet.root_branch_id == branch_id,
+                                          and_(User.outlet_id.is_(None), User.branch_id.in_(branch_ids)))))
+    if outlet_id is not None or user_id is not None:
+        staff_stmt = staff_stmt.where(User.id == user_id)
+    staff = db.session.execute(staff_stmt.order_by(User.id)).all()
+    people = [Subject("staff", u[0], u[1], u[0], u[4], None if u[4] else u[5], u[2], u[3], u[6] or "")
+              for u in staff]
     return people, [Subject("outlet", o.id, o.name, None, o.id, None, outlet_name=o.name) for o in outlets]
 
 
@@ -434,37 +437,38 @@ def period_inputs(period: ScorecardPeriod) -> dict[str, InputField]:
     return out
 
 
-def subject_in_scope(actor: Any, subject: Subject) -> bool:
-    """Whether `actor` may enter figures for this person/outlet: branch posts their subtree, outlet management
-    their outlet, the administrator everyone. Nobody enters their own figures."""
-    if subject.kind == "staff" and subject.user_id == actor.id:
-        return False
-    if actor.scope == SCOPE_ALL:
-        return True
-    probe = ScorecardActual(subject=subject.kind, subject_id=subject.id, user_id=subject.user_id,
-                            outlet_id=subject.outlet_id, branch_id=subject.branch_id)
-    return _row_visible(actor, probe)
-
-
-def _row_visible(actor: Any, row: Any) -> bool:
+def scope_checker(actor: Any) -> Callable[[Subject], bool]:
+    """Whether `actor` may enter figures for a person/outlet: branch posts their subtree, outlet management their
+    outlet, the administrator everyone; nobody their own. The subtree is read once, whatever the number of people
+    checked (the grid and the import check thousands)."""
     from crm.access import subtree_branch_ids, subtree_outlet_ids
     from crm.roles import SCOPE_BRANCH, SCOPE_OUTLET
 
+    outlets: set[int] = set()
+    branches: set[int] = set()
     if actor.scope == SCOPE_BRANCH:
         outlets = set(db.session.execute(subtree_outlet_ids(actor)).scalars())
         branches = set(db.session.execute(subtree_branch_ids(actor)).scalars())
-        return (row.outlet_id in outlets) or (row.branch_id in branches)
-    if actor.scope == SCOPE_OUTLET:
-        return row.outlet_id is not None and row.outlet_id == actor.outlet_id
-    return False
+    elif actor.scope == SCOPE_OUTLET and actor.outlet_id is not None:
+        outlets = {actor.outlet_id}
+
+    def allowed(subject: Subject) -> bool:
+        if subject.kind == "staff" and subject.user_id == actor.id:
+            return False
+        return actor.scope == SCOPE_ALL or subject.outlet_id in outlets or subject.branch_id in branches
+
+    return allowed
+
+
+def subject_in_scope(actor: Any, subject: Subject) -> bool:
+    return scope_checker(actor)(subject)
 
 
 def find_subject(period: ScorecardPeriod, kind: str, subject_id: int) -> Subject | None:
-    people, outlets = branch_subjects(period.branch_id)
-    for s in (people if kind == "staff" else outlets):
-        if s.id == subject_id:
-            return s
-    return None
+    people, outlets = branch_subjects(period.branch_id, **({"user_id": subject_id} if kind == "staff"
+                                                           else {"outlet_id": subject_id}))
+    found = people if kind == "staff" else outlets
+    return found[0] if found else None
 
 
 def set_actual(actor: Any, period: ScorecardPeriod, subject: Subject, key: str, raw: Any, *,
@@ -515,11 +519,17 @@ def _stale(period: ScorecardPeriod) -> None:
         period.reviewed_at = period.reviewed_by_id = None
 
 
-def actuals_of(period_id: int) -> dict[tuple[str, int], dict[str, Decimal]]:
+def actuals_of(period_id: int, subjects: Iterable[Subject] | None = None) -> dict[tuple[str, int], dict[str, Decimal]]:
+    """The period's figures by (subject, id) — all of them (computing), or only those of `subjects` (a page)."""
     out: dict[tuple[str, int], dict[str, Decimal]] = defaultdict(dict)
-    for subject, subject_id, code, value in db.session.execute(
-            select(ScorecardActual.subject, ScorecardActual.subject_id, ScorecardActual.code, ScorecardActual.value)
-            .where(ScorecardActual.period_id == period_id)):
+    stmt = select(ScorecardActual.subject, ScorecardActual.subject_id, ScorecardActual.code,
+                  ScorecardActual.value).where(ScorecardActual.period_id == period_id)
+    if subjects is not None:
+        wanted = list(subjects)
+        kinds = {s.kind for s in wanted}
+        stmt = stmt.where(ScorecardActual.subject.in_(kinds) if kinds else false(),
+                          ScorecardActual.subject_id.in_({s.id for s in wanted}))
+    for subject, subject_id, code, value in db.session.execute(stmt):
         out[(subject, subject_id)][code] = value
     return out
 
@@ -701,11 +711,10 @@ def pull_crm_actuals(actor: Any, period: ScorecardPeriod) -> int:
     if not keys:
         return 0
     people, outlets = branch_subjects(period.branch_id)
+    schemes = {s.code: s for s in current_schemes(period.branch_id, period=period.kind)}
     written = 0
     for key in keys:
-        scheme_code = fields[key].scheme_code
-        scheme = next(s for s in current_schemes(period.branch_id, period=period.kind) if s.code == scheme_code)
-        subjects = assessed_by(scheme, people, outlets)
+        subjects = assessed_by(schemes[fields[key].scheme_code], people, outlets)
         values = CRM_FUNCTIONS[fields[key].source](actor, period, [s.id for s in subjects])
         db.session.execute(delete(ScorecardActual).where(ScorecardActual.period_id == period.id,
                                                          ScorecardActual.code == key))

@@ -22,6 +22,7 @@ from crm.timeutil import today_local
 from crm.validators import ValidationError, parse_amount
 from crm.workdays import WorkdayCalendar
 from plugins.scorecards import banca
+from plugins.scorecards.imports import RowError as RejectedRow  # one (row, column, reason) record
 from plugins.scorecards.models import COUNTER_TYPES, PAYMENT_MODES, POLICY_STATUSES, ScorecardPolicy
 from plugins.scorecards.services import FormErrors, ServiceError, root_branch_id, scheme_params
 
@@ -345,13 +346,6 @@ IMPORT_COLUMNS = (
     ImportColumn("status_changed_on", "状态变更日期", ("契撤退保日期",), "契撤或退保时必填"),
 )
 FIELD_COLUMN = {"outlet_id": "outlet", "seller_id": "seller"}
-
-
-@dataclass(frozen=True)
-class RejectedRow:
-    row: int
-    column: str
-    reason: str
 
 
 @dataclass

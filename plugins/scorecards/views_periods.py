@@ -272,7 +272,8 @@ def _grid_subjects(period: ScorecardPeriod, scheme: ScorecardScheme, outlet_id: 
     subjects = services.assessed_by(scheme, people, outlets)
     if outlet_id:
         subjects = [s for s in subjects if s.outlet_id == outlet_id]
-    return [s for s in subjects if services.subject_in_scope(current_user, s)]
+    allowed = services.scope_checker(current_user)
+    return [s for s in subjects if allowed(s)]
 
 
 @bp.route("/periods/<int:period_id>/entry")
@@ -292,7 +293,7 @@ def entry(period_id: int):
     more = page[GRID_PAGE - 1].id if len(page) > GRID_PAGE else None
     page = page[:GRID_PAGE]
     fields = services.scheme_inputs(scheme)
-    figures = services.actuals_of(period.id)
+    figures = services.actuals_of(period.id, page)
     outlets = db.session.execute(select(Outlet.id, Outlet.name).where(
         Outlet.root_branch_id == period.branch_id, scope_filter(Outlet, current_user)).order_by(Outlet.code)).all()
     context = dict(period=period, schemes=schemes, scheme=scheme, fields=fields, subjects=page, more=more,
@@ -328,7 +329,7 @@ def entry_cell(period_id: int):
     except ServiceError as exc:
         db.session.rollback()
         status, error = 422, str(exc)
-    value = services.actuals_of(period.id).get((subject.kind, subject.id), {}).get(key)
+    value = services.actuals_of(period.id, [subject]).get((subject.kind, subject.id), {}).get(key)
     return render_template("scorecards/_entry_cell.html", period=period, s=subject, f=field_,
                            value=raw if error else value, error=error, saved=error is None,
                            editable=True), status
@@ -465,39 +466,40 @@ def person(period_id: int, user_id: int):
         abort(404)  # nothing of this person in the user's scope: not a byte of them
     user = db.session.get(User, user_id)
     outlet = db.session.get(Outlet, user.outlet_id) if user.outlet_id else None
-    figures = services.actuals_of(period.id).get(("staff", user_id), {})
     return render_template("scorecards/person.html", period=period, person=user, outlet=outlet, results=results,
-                           figures=figures, trend=json.dumps(_trend(user_id, period), ensure_ascii=False),
+                           trend=json.dumps(_trend(user_id, period), ensure_ascii=False),
                            radar=json.dumps(_radar(results), ensure_ascii=False), **_common())
+
+
+def _report_pdf(period: ScorecardPeriod, people: list[tuple[User, Outlet | None, list[ScorecardResult]]],
+                name: str, detail: dict[str, Any]):
+    """People's explained results, one page each, in ONE document (design §6: a batch renders one PDF); audited."""
+    from crm import pdf
+
+    data = pdf.render_pdf("scorecards/report_pdf.html", period=period, people=people,
+                          title=_("%(p)s考核报告 · %(n)s", p=period.label, n=name), today=today_local(), **_common())
+    audit.record("scorecards.report_printed", target=("scorecards_period", period.id), detail=detail)
+    db.session.commit()
+    return send_file(BytesIO(data), mimetype="application/pdf", as_attachment=False,
+                     download_name=f"{period.label}_{name}_考核报告.pdf")
 
 
 @bp.route("/periods/<int:period_id>/people/<int:user_id>/report.pdf")
 @policy(permission=VIEW)
 def person_pdf(period_id: int, user_id: int):
-    from crm import pdf
-
     period = _period_or_404(period_id)
     results = _person_results(period, user_id)
     if not results:
         abort(404)
     user = db.session.get(User, user_id)
     outlet = db.session.get(Outlet, user.outlet_id) if user.outlet_id else None
-    data = pdf.render_pdf("scorecards/report_pdf.html", period=period, people=[(user, outlet, results)],
-                          title=_("%(p)s考核报告 · %(n)s", p=period.label, n=user.name), today=today_local(),
-                          **_common())
-    audit.record("scorecards.report_printed", target=("scorecards_period", period.id),
-                 detail={"subject": "staff", "subject_id": user_id})
-    db.session.commit()
-    return send_file(BytesIO(data), mimetype="application/pdf", as_attachment=False,
-                     download_name=f"{period.label}_{user.name}_考核报告.pdf")
+    return _report_pdf(period, [(user, outlet, results)], user.name, {"subject": "staff", "subject_id": user_id})
 
 
 @bp.route("/periods/<int:period_id>/outlets/<int:outlet_id>/report.pdf")
 @policy(permission=VIEW)
 def outlet_pdf(period_id: int, outlet_id: int):
-    """One outlet's people, one page each, in ONE document (design §6: batch printing renders one PDF)."""
-    from crm import pdf
-
+    """One outlet's people, one page each."""
     period = _period_or_404(period_id)
     outlet = db.session.execute(select(Outlet).where(Outlet.id == outlet_id, Outlet.root_branch_id ==
                                                      period.branch_id, scope_filter(Outlet, current_user))
@@ -514,14 +516,8 @@ def outlet_pdf(period_id: int, outlet_id: int):
         by_person[r.subject_id].append(r)
     users = {u.id: u for u in db.session.execute(select(User).where(User.id.in_(by_person))).scalars()}
     people = [(users[i], outlet, by_person[i]) for i in sorted(by_person, key=lambda i: users[i].name)]
-    data = pdf.render_pdf("scorecards/report_pdf.html", period=period, people=people,
-                          title=_("%(p)s考核报告 · %(o)s", p=period.label, o=outlet.name), today=today_local(),
-                          **_common())
-    audit.record("scorecards.report_printed", target=("scorecards_period", period.id),
-                 detail={"subject": "outlet", "outlet_id": outlet_id, "people": len(people)})
-    db.session.commit()
-    return send_file(BytesIO(data), mimetype="application/pdf", as_attachment=False,
-                     download_name=f"{period.label}_{outlet.name}_考核报告.pdf")
+    return _report_pdf(period, people, outlet.name, {"subject": "outlet", "outlet_id": outlet_id,
+                                                     "people": len(people)})
 
 
 # ---------------------------------------------------------------- leaderboard and widget
