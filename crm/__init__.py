@@ -30,8 +30,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         instance_path=(config or {}).get("INSTANCE_PATH") or str(ROOT / "instance"),
     )
+    app.url_map.converters["int"] = web.DatabaseIdConverter
     app.config.update(settings.load(app.instance_path, config))
     logging.getLogger("crm").setLevel(logging.INFO)
+    from crm.logging_setup import install_log_masking
+
+    install_log_masking()  # no ID number, mobile or sensitive query value reaches any log line
 
     db.init_app(app)
     web.configure_database(app)
@@ -45,6 +49,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     registry = create_registry(app)
     web.register_core(app)
     web.configure_templates(app)
+    from crm.audit_seal import init_app as init_audit_seal
+
+    init_audit_seal(app)  # seals new audit rows into the hash chain in the background
 
     @migrate.configure
     def _plugin_migrations(alembic_config):  # one Alembic branch per plugin (design §4)

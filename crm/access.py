@@ -40,6 +40,7 @@ CORE_PERMISSIONS: tuple[Permission, ...] = (
     Permission("users.manage", _l("维护员工账号"), posts=("admin", "branch_admin", "outlet_head")),
     Permission("audit.view", _l("查看审计日志"), posts=("admin", "branch_admin")),
     Permission("plugins.manage", _l("启用/停用插件"), posts=("admin", "branch_admin")),
+    Permission("jobs.manage", _l("处理失败的后台任务"), posts=("admin",)),
     # Customers: everyone sees the customers of their scope; who edits and who may reveal full PII differ.
     Permission("customers.view", _l("查看客户"), posts=tuple(p.code for p in POSTS)),
     Permission("customers.edit", _l("新建/编辑客户"), posts=(

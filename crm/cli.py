@@ -38,6 +38,12 @@ def register_commands(app: Flask) -> None:
                     import_customers_command, export_customers_command, workdays_group,
                     backup_command, restore_command):
         app.cli.add_command(command)
+    from crm.audit_cli import audit_group
+
+    app.cli.add_command(audit_group)
+    from crm.worker import worker_command
+
+    app.cli.add_command(worker_command)
     app.extensions["crm"].pm.hook.crm_register_commands(cli=app.cli)
 
 

@@ -52,6 +52,17 @@ SETTINGS: tuple[Setting, ...] = (
             "UI language when the user has not chosen one: zh_Hans_CN or en."),
     Setting("CRM_TIMEZONE", "BABEL_DEFAULT_TIMEZONE", str, "Asia/Shanghai",
             "Times are stored in UTC and shown in this zone."),
+    Setting("CRM_AUDIT_KEY", "CRM_AUDIT_KEY", str, None,
+            "Key of the audit hash chain (`crm audit verify`). Default: derived from CRM_SECRET_KEY. Set it so the "
+            "secret key can be rotated; a comma-separated list verifies older seals too (the first one seals)."),
+    Setting("CRM_AUDIT_SEAL_DELAY_SECONDS", "CRM_AUDIT_SEAL_DELAY_SECONDS", int, 120,
+            "Audit rows are sealed into the hash chain only when older than this, so a transaction still in flight "
+            "cannot commit a row below the sealed head. Keep it above the longest request or job."),
+    Setting("CRM_AUDIT_SEAL_INTERVAL_MINUTES", "CRM_AUDIT_SEAL_INTERVAL_MINUTES", int, 10,
+            "Each app process seals new audit rows in the background at most this often (0: only the timer "
+            "running `crm audit seal`)."),
+    Setting("CRM_AUDIT_RETENTION_MONTHS", "CRM_AUDIT_RETENTION_MONTHS", int, 6,
+            "How long audit rows are kept (at least 6; the application never deletes them). Less refuses to start."),
 )
 
 ENVIRONMENTS = ("production", "development", "demo")
@@ -103,6 +114,10 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         cfg["SECRET_KEY"] = _instance_secret(instance_path) if not testing else secrets.token_hex(32)
     elif len(cfg["SECRET_KEY"]) < 16 and env == "production":
         raise ConfigError("CRM_SECRET_KEY is too short: use at least 32 random characters.")
+
+    if int(cfg["CRM_AUDIT_RETENTION_MONTHS"]) < 6:
+        raise ConfigError("CRM_AUDIT_RETENTION_MONTHS must be at least 6 (JR/T 0171-2020 audit retention), "
+                          f"got {cfg['CRM_AUDIT_RETENTION_MONTHS']}")
 
     if cfg.get("SESSION_COOKIE_SECURE") is None:
         cfg["SESSION_COOKIE_SECURE"] = env == "production" and not testing

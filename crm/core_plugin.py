@@ -14,11 +14,9 @@ class CorePlugin:
 
     @hookimpl
     def crm_nav_items(self, user, branch):
-        return [
+        items = [
             NavItem(_("工作台"), "dashboard.index", icon="bi-speedometer2", weight=0),
             NavItem(_("客户"), "customers.index", icon="bi-person-vcard", weight=10, permission="customers.view"),
-            NavItem(_("认领分配"), "customers.claim_page", icon="bi-person-check", weight=12,
-                    permission="customers.claim"),
             NavItem(_("台账"), "customers.ledger_page", icon="bi-printer", weight=14, permission="customers.view"),
             NavItem(_("工作日志"), "activity.logs", icon="bi-journal-check", weight=15),
             NavItem(_("日志达标"), "activity.compliance", icon="bi-clipboard-check", weight=16,
@@ -27,8 +25,14 @@ class CorePlugin:
             NavItem(_("机构管理"), "admin.org", icon="bi-diagram-3", weight=90, permission="org.view"),
             NavItem(_("工作日历"), "admin.workdays_page", icon="bi-calendar3", weight=92, permission="org.manage"),
             NavItem(_("插件管理"), "admin.plugins", icon="bi-plug", weight=95, permission="plugins.manage"),
+            NavItem(_("后台任务"), "admin.failed_jobs", icon="bi-exclamation-octagon", weight=97, permission="jobs.manage"),
             NavItem(_("审计日志"), "admin.audit_log", icon="bi-journal-text", weight=99, permission="audit.view"),
         ]
+        if user is not None and getattr(user, "outlet_id", None) is not None:
+            # Claiming and allocating happen inside one outlet: staff without an outlet have no pool.
+            items.append(NavItem(_("认领分配"), "customers.claim_page", icon="bi-person-check", weight=12,
+                                 permission="customers.claim"))
+        return items
 
     @hookimpl
     def crm_customer_panels(self, customer, user, branch):

@@ -9,7 +9,13 @@ Refused with a clear Chinese message (`SpreadsheetError`), before anything is pa
   members, or whose members inflate to more than their headers declare (a "zip bomb"). Every member is inflated
   once, streaming and counting, before calamine opens the file: cheap (≈0.1 s for 80 MB of sheet XML) and it
   does not trust the declared sizes;
-- more than `MAX_ROWS` data rows.
+- an .xlsx with a DTD in any part (entity expansion — "billion laughs" — or external entities), or with a VBA
+  project (a macro workbook renamed .xlsx);
+- an .xlsx whose worksheet reaches beyond `MAX_ROWS` data rows, `MAX_COLUMNS` columns or `MAX_CELLS` cells: seen
+  in the cell references while the sheet is inflated, before calamine allocates the whole used range (two cells,
+  A1 and Z1048576, would otherwise cost 850 MB);
+- a password-protected workbook (an OLE file holding an EncryptedPackage);
+- more than `MAX_ROWS` data rows, or a cell longer than Excel allows (`MAX_CELL_CHARS`).
 
 .xlsx and .xls files are parsed in a child process (this file run as a script, `--read-sheet`): python-calamine
 holds the whole sheet in memory (≈150 MB for 100,000 rows of the 35-column import template), which then stays out
@@ -28,6 +34,7 @@ import codecs
 import csv
 import io
 import pickle  # nosec B403  # frames from our own child only, read by _CellUnpickler (datetime allow-list)
+import re
 import struct
 import subprocess  # nosec B404  # only the sheet-reading child: sys.executable -I this file, no shell
 import sys
@@ -44,6 +51,9 @@ MAX_RATIO = 100  # inflated / compressed, over the whole file (real sheets: 5–
 RATIO_FLOOR = 16 * 1024 * 1024  # small files may inflate this much whatever their ratio
 MAX_MEMBERS = 5_000
 MAX_ROWS = 200_000  # data rows, header excluded
+MAX_COLUMNS = 256  # columns a worksheet may reach (the widest import template has 35)
+MAX_CELLS = 8_000_000  # rows × columns of a worksheet's used range (calamine holds all of it, ≈ 70 bytes a cell)
+MAX_CELL_CHARS = 32_767  # Excel's own limit for the text of one cell
 EXTENSIONS = (".xlsx", ".xls", ".csv")
 CHILD_MEMORY = 1536 * 1024 * 1024  # address space of the sheet-reading child
 CHILD_CPU_SECONDS = 300
@@ -52,6 +62,11 @@ MAX_FRAME = 256 * 1024 * 1024
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Other kinds of file that are never a spreadsheet, whatever their name (a PDF can be pure ASCII, so the text test
+# below would call it text).
+OTHER_MAGIC = (b"%PDF-", b"\x7fELF", b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"\x1f\x8b", b"Rar!",
+               b"7z\xbc\xaf")
+ENCRYPTED_OLE = "EncryptedPackage".encode("utf-16-le")  # the stream Excel writes for a workbook with a password
 
 
 def _(message: str, **variables: Any) -> str:
@@ -121,9 +136,13 @@ def read_table(data: bytes, filename: str) -> Table:
         _check_xlsx(data)
         return _calamine(data, "xlsx")
     if head == OLE_MAGIC:
+        if ENCRYPTED_OLE in data:
+            raise SpreadsheetError(_("文件设有密码，请先在 Excel 中取消密码后再导入"))
         return _calamine(data, "xls")
     if ext == ".csv":
         return _csv(data)
+    if head.startswith(OTHER_MAGIC):
+        raise SpreadsheetError(_("该文件不是 Excel 或 CSV 表格（可能是图片、压缩包或其他类型的文件），请选择 .xlsx、.xls 或 .csv 文件"))
     if _looks_like_text(data):
         stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
         if stripped.startswith((b"<", b"\xff\xfe<", b"\xfe\xff\x00<")):
@@ -149,6 +168,8 @@ def _check_xlsx(data: bytes) -> None:
         raise SpreadsheetError(_("该文件不是 Excel 表格（.xlsx 文件中没有工作簿）"))
     if len(members) > MAX_MEMBERS:
         raise SpreadsheetError(_("文件结构异常（包含 %(n)d 个部件），已拒绝导入", n=len(members)))
+    if any(name.lower().endswith("vbaproject.bin") for name in names):
+        raise SpreadsheetError(_("文件中含有宏（VBA 代码），为安全起见已拒绝导入；请在 Excel 中另存为不含宏的 .xlsx 后再导入"))
     budget = min(MAX_UNCOMPRESSED, max(RATIO_FLOOR, MAX_RATIO * len(data)))
     bomb = _("文件解压后异常巨大（超过 %(mb)d MB，或压缩比超过 %(ratio)d 倍），可能是“压缩炸弹”，已拒绝导入",
              mb=budget // 1024 // 1024, ratio=MAX_RATIO)
@@ -156,17 +177,76 @@ def _check_xlsx(data: bytes) -> None:
         raise SpreadsheetError(bomb)
     total = 0
     for member in members:
-        inflated = _inflated_size(data, member, budget - total)
+        scan = _PartScan(member.filename)
+        inflated = _inflated_size(data, member, budget - total, scan)
         if inflated is None:
             raise SpreadsheetError(bomb)
         if inflated != member.file_size:
             raise SpreadsheetError(_("文件已损坏（压缩数据与文件头不符），已拒绝导入"))
+        scan.check()
         total += inflated
 
 
-def _inflated_size(data: bytes, member: zipfile.ZipInfo, budget: int) -> int | None:
-    """Inflate one member's actual compressed bytes, counting; None as soon as it exceeds `budget`.
-    The declared sizes are not trusted: they are what a zip bomb lies about."""
+class _PartScan:
+    """What one part of an .xlsx holds, seen while it is inflated (chunk by chunk, never whole): a DTD anywhere,
+    and for a worksheet the furthest row and column its cells reach and how many cells it has."""
+
+    DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)|<\x00!\x00[DE]\x00")  # UTF-8 and UTF-16 spellings
+    ROW = re.compile(rb' r="[A-Z]{1,3}([0-9]{1,9})"')
+    COL = re.compile(rb' r="([A-Z]{1,9})[0-9]')
+
+    def __init__(self, name: str) -> None:
+        self.sheet = name.startswith("xl/worksheets/") and name.endswith(".xml")
+        self.tail = b""
+        self.rows = self.cols = self.cells = self.refs = self.row_tags = 0
+
+    def feed(self, chunk: bytes) -> None:
+        text = self.tail + chunk
+        cut = text.rfind(b">") + 1  # scan whole tags only; a tag cut by the chunk waits for the next one
+        if not cut:
+            self.tail = text[-64:]
+            return
+        text, self.tail = text[:cut], text[cut:][-4096:]
+        if self.DTD.search(text):
+            raise SpreadsheetError(_("文件中含有 DTD 或外部实体声明（可能是恶意构造的文件），已拒绝导入；"
+                                     "请用 Excel 重新保存为 .xlsx 后再导入"))
+        if not self.sheet:
+            return
+        found = self.ROW.findall(text)
+        if found:
+            self.rows = max(self.rows, max(map(int, set(found))))
+            self.refs += len(found)
+        for letters in set(self.COL.findall(text)):
+            number = 0
+            for ch in letters:
+                number = number * 26 + ch - 64
+            self.cols = max(self.cols, number)
+        self.cells += text.count(b"<c>") + text.count(b"<c ") + text.count(b"<c/>")
+        self.row_tags += text.count(b"<row>") + text.count(b"<row ") + text.count(b"<row/>")
+        self._limits()  # at once: a sheet of a million rows is refused after its first 200,000
+
+    def check(self) -> None:
+        if self.sheet and self.tail:
+            self.feed(b">")  # the last, unterminated bit
+        if self.sheet:
+            self._limits()
+
+    def _limits(self) -> None:
+        # Cells or rows without a reference sit after the previous one: count them as extending the range.
+        rows = max(self.rows, self.row_tags)
+        cols = self.cols + max(0, self.cells - self.refs)
+        if rows - 1 > MAX_ROWS:  # seen part way through the sheet: the count so far is not the sheet's
+            raise SpreadsheetError(_("表格行数过多（超过 %(max)d 行），每次最多导入 %(max)d 行；请拆分后分批导入",
+                                     max=MAX_ROWS))
+        if cols > MAX_COLUMNS:
+            raise SpreadsheetError(_("表格列数过多（超过 %(max)d 列）；请删除多余的列后再导入", max=MAX_COLUMNS))
+        if rows * cols > MAX_CELLS:
+            raise SpreadsheetError(_("表格过大（超过 %(max)d 个单元格）；请拆分后分批导入", max=MAX_CELLS))
+
+
+def _inflated_size(data: bytes, member: zipfile.ZipInfo, budget: int, scan: _PartScan | None = None) -> int | None:
+    """Inflate one member's actual compressed bytes, counting (and showing each piece to `scan`); None as soon as
+    it exceeds `budget`. The declared sizes are not trusted: they are what a zip bomb lies about."""
     offset = member.header_offset
     header = data[offset:offset + 30]
     if len(header) < 30 or header[:4] != ZIP_MAGIC:
@@ -179,7 +259,12 @@ def _inflated_size(data: bytes, member: zipfile.ZipInfo, budget: int) -> int | N
     if member.flag_bits & 0x1:
         raise SpreadsheetError(_("文件设有密码，请先在 Excel 中取消密码后再导入"))
     if member.compress_type == zipfile.ZIP_STORED:
-        return len(compressed) if len(compressed) <= budget else None
+        if len(compressed) > budget:
+            return None
+        if scan is not None:
+            for pos in range(0, len(compressed), 1 << 20):
+                scan.feed(bytes(compressed[pos:pos + (1 << 20)]))
+        return len(compressed)
     if member.compress_type != zipfile.ZIP_DEFLATED:
         raise SpreadsheetError(_("文件使用了不支持的压缩方式，请用 Excel 重新保存为 .xlsx 后再导入"))
     inflater = zlib.decompressobj(-15)
@@ -192,10 +277,15 @@ def _inflated_size(data: bytes, member: zipfile.ZipInfo, budget: int) -> int | N
                 total += len(chunk)
                 if total > budget:
                     return None
+                if scan is not None and chunk:
+                    scan.feed(chunk)
                 if not inflater.unconsumed_tail:
                     break
                 chunk = inflater.decompress(inflater.unconsumed_tail, 1 << 20)
-        total += len(inflater.flush())
+        rest = inflater.flush()
+        total += len(rest)
+        if scan is not None and rest:
+            scan.feed(rest)
     except zlib.error:
         raise SpreadsheetError(_("文件已损坏，无法作为 Excel 文件打开")) from None
     return total if total <= budget else None
@@ -236,6 +326,8 @@ def _child_rows(proc: subprocess.Popen, fmt: str) -> Iterator[list[Any]]:
                 yield from message
             elif isinstance(message, dict) and message.get("end"):
                 return
+            elif isinstance(message, dict) and message.get("error") == "long_cell":
+                raise SpreadsheetError(_sheet_error("long_cell", fmt))
             elif isinstance(message, dict) and "error" in message:
                 raise SpreadsheetError(_("读取表格时出错（文件可能已损坏）：%(error)s", error=message.get("detail", "")))
             else:
@@ -288,6 +380,8 @@ def _sheet_error(code: str, fmt: str) -> str:
         return _("文件中没有可读取的工作表")
     if code == "crashed":
         return _("无法读取该文件：文件内容异常（过大、过于复杂或已损坏）")
+    if code == "long_cell":
+        return _("表格中有单元格内容过长（超过 %(n)d 个字符，Excel 单元格的上限），已拒绝导入", n=MAX_CELL_CHARS)
     if fmt == "xls":
         return _("无法读取该 .xls 文件：文件可能已损坏、设有密码，或不是 Excel 文件")
     return _("无法读取该 Excel 文件：文件可能已损坏")
@@ -378,6 +472,10 @@ def _child_main() -> None:
     batch: list[Any] = []
     try:
         for row in sheet.iter_rows():
+            if any(type(cell) is str and len(cell) > MAX_CELL_CHARS for cell in row):
+                send({"error": "long_cell"})
+                out.flush()
+                return
             batch.append(row)
             if len(batch) >= BATCH:
                 send(batch)

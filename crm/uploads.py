@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
+import unicodedata
+from pathlib import Path, PurePath
 
 from flask import current_app
+
+MAX_NAME = 200  # characters of a client's file name kept for display
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def client_filename(name: str | None) -> str:
+    """The name an uploaded file is shown and recorded under: the last part of whatever path the browser sent
+    (old browsers send C:\\fakepath\\x.xlsx), without control characters (a NUL could hide ".exe" behind
+    ".xlsx"), at most `MAX_NAME` characters with the extension kept. Only ever a label: never part of a path."""
+    base = unicodedata.normalize("NFC", str(name or "")).replace("\\", "/").rsplit("/", 1)[-1]
+    base = _CONTROL.sub("", base).strip()
+    if base in (".", ".."):
+        return ""
+    if len(base) > MAX_NAME:
+        ext = PurePath(base).suffix[:16]
+        base = base[:MAX_NAME - len(ext)] + ext
+    return base
 
 
 def upload_dir(area: str) -> Path:

@@ -117,13 +117,16 @@ def schema_template(tmp_path_factory) -> str | None:
     return str(path)
 
 
+APPEND_ONLY = ("audit_log", "audit_seal")
+
+
 def _truncate_pg() -> None:
     """Empty every table and restart its ids. DELETE children-first instead of TRUNCATE: a test leaves a few rows in
     a few tables, and DELETE on an (almost) empty table costs microseconds where TRUNCATE replaces every table's
     files (0.12 s per test for ~90 tables). One round trip for the deletes, one for the sequences."""
     conn = db.session.connection()
-    # audit_log is append-only (a trigger refuses DELETE, design §7); TRUNCATE is its one way to be emptied.
-    conn.exec_driver_sql("; ".join(f'DELETE FROM "{t.name}"' if t.name != "audit_log" else 'TRUNCATE "audit_log"'
+    # audit_log and audit_seal are append-only (triggers refuse DELETE, design §7); TRUNCATE empties them.
+    conn.exec_driver_sql("; ".join(f'DELETE FROM "{t.name}"' if t.name not in APPEND_ONLY else f'TRUNCATE "{t.name}"'
                                    for t in reversed(db.metadata.sorted_tables)))
     conn.exec_driver_sql("SELECT setval(quote_ident(schemaname) || '.' || quote_ident(sequencename), 1, false) "
                          "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL")

@@ -24,6 +24,7 @@ ARG_TARGETS = {
     "section": lambda org: "family",
     "row_id": lambda org: org.family_b.id,
     "job_id": lambda org: "1",  # someone else's (here: nobody's) import job
+    "kind": lambda org: "imports",  # a background-job kind (admin failed-job view)
     "name": lambda org: "example",
 }
 A_SIDE = ["HA0001", "RA0001", "TA0001", "BA0001", "PR0001", "MK0001"]

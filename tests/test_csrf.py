@@ -23,6 +23,8 @@ def post_routes(app, org):
                 values[arg] = "phone"
             elif arg == "section":
                 values[arg] = "products"
+            elif arg == "kind":
+                values[arg] = "imports"  # a background-job kind (admin failed-job view)
             else:
                 attr = IDS[arg]
                 values[arg] = getattr(org, attr).id if attr else 1

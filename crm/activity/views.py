@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from crm import audit
 from crm.access import get_or_404, policy
 from crm.activity import services
 from crm.extensions import db
@@ -57,6 +58,8 @@ def done(activity_id: int):
     activity = db.session.execute(select(Activity).where(
         Activity.id == activity_id, Activity.user_id == current_user.id)).scalar_one_or_none()
     if activity is None:
+        if db.session.get(Activity, activity_id) is not None:  # someone else's follow-up: a denied access
+            audit.record("access.denied", target=("activity", activity_id), result="denied", commit=True)
         abort(404)
     services.finish_follow_up(current_user, activity)
     toast(_("跟进事项已完成"))

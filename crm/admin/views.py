@@ -279,4 +279,5 @@ def plugin_settings(name: str):
         values, error = dict(info.default_branch_settings), str(exc)
     return render_template("admin/plugin_settings.html", info=info, branch=branch, values=values, error=error,
                            branch_arg=branch_id or "global"), status
+from crm.admin import jobs as _jobs  # noqa: E402,F401  (the failed background jobs page on `bp`)
 from crm.admin import workdays as _workdays  # noqa: E402,F401  (routes of the working-day calendar on `bp`)

@@ -142,6 +142,7 @@ def totp_reset(user_id: int):
     from crm.roles import SCOPE_ALL
 
     if current_user.scope != SCOPE_ALL:
+        audit.record("access.denied", target=("route", "auth.totp_reset"), result="denied", commit=True)
         abort(403)
     user = get_or_404(User, user_id)
     if user.totp_secret:

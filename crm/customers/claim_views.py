@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from crm import audit
 from crm.access import can, policy
 from crm.customers import claims
 from crm.customers.search import condition
@@ -23,6 +24,8 @@ def _own_outlet_customer(customer_id: int) -> Customer:
     customer = db.session.execute(select(Customer).where(
         Customer.id == customer_id, Customer.outlet_id == current_user.outlet_id)).scalar_one_or_none()
     if customer is None or current_user.outlet_id is None:
+        if db.session.get(Customer, customer_id) is not None:  # another outlet's customer: a denied access
+            audit.record("access.denied", target=("customer", customer_id), result="denied", commit=True)
         abort(404)
     return customer
 

@@ -71,9 +71,20 @@ def claim(actor: Any, customer: Customer) -> str:
         state = "won"
     else:
         state = "contested"
-        db.session.execute(update(Customer).where(Customer.id == customer_id)
-                           .values(duplicate_claim=True, version=Customer.version + 1)
-                           .execution_options(synchronize_session=False))
+        # The checks above ran before this transaction: a double click (two requests of the same person) may
+        # have made him the maintainer, or recorded his contested claim, meanwhile. Writing the customer row
+        # first serialises the claims of this customer (SQLite: the write lock; PostgreSQL: the row lock), so
+        # the checks repeated after it see every claim committed before; a repeat is refused, not recorded.
+        marked = db.session.execute(
+            update(Customer).where(Customer.id == customer_id, Customer.maintainer_id.is_distinct_from(actor_id))
+            .values(duplicate_claim=True, version=Customer.version + 1)
+            .execution_options(synchronize_session=False)).rowcount == 1
+        again = marked and db.session.execute(select(CustomerClaim.id).where(
+            CustomerClaim.customer_id == customer_id, CustomerClaim.user_id == actor_id,
+            CustomerClaim.state == "contested")).first() is not None
+        if not marked or again:
+            db.session.rollback()
+            raise ClaimError(_("您已认领过该客户，正等待网点负责人裁定") if again else _("您已是该客户的维护人"))
     db.session.add(CustomerClaim(customer_id=customer_id, user_id=actor_id, post=post, kind="claim", state=state))
     audit.record("customer.claimed" if won else "customer.claim_contested", target=("customer", customer_id),
                  actor=audit_actor)

@@ -1178,10 +1178,13 @@ def import_customers(actor: Any, data: bytes, filename: str, progress: Progress 
 
 # ---------------------------------------------------------------- the files we write
 
-def _workbook(out: IO[bytes] | str):
+def _workbook(out: IO[bytes] | str, tmpdir: str | None = None):
+    """`tmpdir`: where XlsxWriter keeps its scratch files (the sheet's rows, then each part of the zip) until
+    `close`; by default the system's temporary folder, where a process killed mid-way (kill -9) leaves them,
+    rows and all."""
     import xlsxwriter
 
-    return xlsxwriter.Workbook(out, XLSX_OPTIONS)
+    return xlsxwriter.Workbook(out, {**XLSX_OPTIONS, "tmpdir": tmpdir} if tmpdir else XLSX_OPTIONS)
 
 
 def _write_cell(sheet: Any, row: int, col: int, value: Any, fmt: Any = None, date_fmt: Any = None) -> None:
@@ -1310,10 +1313,12 @@ def write_template(out: IO[bytes] | str, actor: Any) -> None:
     book.close()
 
 
-def write_rejects(out: IO[bytes] | str, report: ImportReport) -> None:
+def write_rejects(out: IO[bytes] | str, report: ImportReport, *, tmpdir: str | None = None) -> None:
     """The rejected rows as .xlsx: 行号 / 出错的列 / 原因, then the row's original cells (bad ones in red), so
-    the file can be corrected and imported again; a second sheet lists each problem on its own line."""
-    book = _workbook(out)
+    the file can be corrected and imported again; a second sheet lists each problem on its own line. The rows
+    hold personal data: a job passes its own folder as `tmpdir`, so that the scratch files of a writer killed
+    mid-way are not left in the system's temporary folder but where the job store's cleanup deletes them."""
+    book = _workbook(out, tmpdir)
     head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     bad = book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
     bad_text = book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006", "num_format": "@"})

@@ -19,7 +19,6 @@ import re
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -163,7 +162,7 @@ def ledger_print():
     job = store.new(kind=kind, target_id=target_id, subject=(outlet or user).name, stage="queued", customers=count,
                     contacts=None, pages=0, message=None, seconds=None, size=None, filename=None, fallback=None)
     store.save(job)
-    _start(job)
+    store.start(job)  # the work below: on the queue with Redis (crm worker), else in a thread of this process
     return _to_job(job)
 
 
@@ -180,8 +179,9 @@ def _print_now(user: User | None, outlet: Outlet | None) -> Response:
         "Content-Disposition": _disposition(name, fallback), "Content-Length": str(len(rendered.data))})
 
 
-def _start(job: dict[str, Any]) -> None:
-    actor_id, slots = current_user.id, _slots()
+def _work(job: dict[str, Any]) -> tuple[Any, Any]:
+    """The job's work and failure message, built where it runs (a worker has no request: all from the job)."""
+    actor_id, slots = job["user_id"], _slots()
     save = jobs.throttled_saver(store, job)
 
     def progress(stage: str, pages: int) -> None:
@@ -204,9 +204,10 @@ def _start(job: dict[str, Any]) -> None:
             db.session.close()  # no transaction stays open during the render
             name, fallback = _file_names(data)
             save(force=True, customers=data.count, contacts=data.contact_count, filename=name, fallback=fallback)
-            path = store.path(job["id"], ".pdf")
+            path = store.scratch(job["id"], ".pdf")  # published whole below: a killed job leaves no PDF to serve
             pages = ledger.render_to_file(data, path, progress)
-            job.update(state="done", stage="done", pages=pages, size=path.stat().st_size, finished=time.time())
+            size = store.put_file(job["id"], ".pdf", path)
+            job.update(state="done", stage="done", pages=pages, size=size, finished=time.time())
             job["seconds"] = round(job["finished"] - job["started"])
             store.save(job)
         finally:
@@ -223,7 +224,11 @@ def _start(job: dict[str, Any]) -> None:
             message = _("生成台账时出错，未能完成。请重新打印；如果仍然出错，请联系系统管理员。")
         return {"message": message}
 
-    store.start(job, work, failed)
+    return work, failed
+
+
+# A ledger may be rendered again after an unexpected error (nothing is recorded until it is downloaded).
+store.runs(retries=2, final=(ledger.LedgerTooLarge, _OutOfScope))(_work)
 
 
 @bp.route("/ledger/jobs/<job_id>")
@@ -244,9 +249,9 @@ def ledger_job_progress(job_id: str):
 @policy(permission="customers.view")
 def ledger_download(job_id: str):
     job = store.own(job_id)
-    path: Path = store.path(job["id"], ".pdf")
     expires = _expires(job)
-    if job.get("state") != "done" or expires is None or expires < time.time() or not path.is_file():
+    body = store.open_file(job["id"], ".pdf") if job.get("state") == "done" else None
+    if expires is None or expires < time.time() or body is None:
         abort(404)
     # The rights are checked again: the PDF holds what the user could see when it was made, not necessarily now.
     if job["kind"] == "outlet":
@@ -254,6 +259,5 @@ def ledger_download(job_id: str):
     else:
         _target(job["target_id"], None)
     _audit_print(job["kind"], job["target_id"], job["customers"], job["pages"])
-    body = path.read_bytes()  # a few MB; the clean-up may delete the file as soon as this request is done
     return Response(body, mimetype="application/pdf", headers={
         "Content-Disposition": _disposition(job["filename"], job["fallback"]), "Content-Length": str(len(body))})

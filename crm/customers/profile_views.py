@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from crm import audit
 from crm.access import can, get_or_404, policy
 from crm.customers import profile, services
 from crm.customers.views import bp
@@ -28,6 +29,8 @@ def _row(section: str, customer: Customer, row_id: int) -> Any:
     row = db.session.execute(select(model).where(model.id == row_id, model.customer_id == customer.id)
                              ).scalar_one_or_none()
     if row is None:
+        if db.session.get(model, row_id) is not None:  # another customer's row under this customer's URL
+            audit.record("access.denied", target=(model.__tablename__, row_id), result="denied", commit=True)
         abort(404)
     return row
 

@@ -226,10 +226,19 @@ def save_insurer(actor: Any, data: dict[str, Any], insurer_id: int | None = None
     return insurer
 
 
+class PanelNotFound(ServiceError):
+    """A panel object (insurer, agreement, suspension) that does not exist or belongs to another 分行: the views
+    answer 404 and audit the denial, as for any object out of scope (issue 8)."""
+
+    def __init__(self, message: str, target: tuple[str, Any]):
+        super().__init__(message)
+        self.target = target
+
+
 def _panel_insurer(actor: Any, insurer_id: Any) -> LoanInsurer:
     insurer = db.session.get(LoanInsurer, int(insurer_id))
     if insurer is None or (actor.scope != SCOPE_ALL and insurer.branch_id not in (None, _root_branch_id(actor))):
-        raise ServiceError(_("保险公司不存在"))
+        raise PanelNotFound(_("保险公司不存在"), ("loan_insurance_insurer", insurer_id))
     return insurer
 
 
@@ -259,7 +268,7 @@ def save_agreement(actor: Any, insurer_id: int, data: dict[str, Any], agreement_
     if agreement_id is not None:
         agreement = db.session.get(LoanAgreement, int(agreement_id))
         if agreement is None or agreement.insurer_id != insurer.id:
-            raise ServiceError(_("合作协议不存在"))
+            raise PanelNotFound(_("合作协议不存在"), ("loan_insurance_agreement", agreement_id))
     errors: dict[str, str] = {}
     no = _text(data, "agreement_no", 50)
     if not no:
@@ -376,7 +385,7 @@ def lift_suspension(actor: Any, suspension_id: int, ends_on: date) -> LoanSuspen
         raise ServiceError(_("您的岗位没有此项权限"))
     row = db.session.get(LoanSuspension, suspension_id)
     if row is None or (actor.scope != SCOPE_ALL and row.branch_id != _root_branch_id(actor)):
-        raise ServiceError(_("暂停记录不存在"))
+        raise PanelNotFound(_("暂停记录不存在"), ("loan_insurance_suspension", suspension_id))
     if ends_on < row.starts_on:
         raise FormErrors({"ends_on": _("结束日期不能早于开始日期")})
     row.ends_on = ends_on

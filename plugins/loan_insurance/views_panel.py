@@ -25,7 +25,7 @@ from crm.roles import SCOPE_ALL
 from crm.timeutil import to_local, today_local, utcnow
 from crm.web import toast
 from plugins.loan_insurance import forms_pdf, services
-from plugins.loan_insurance.models import STATUSES, LoanCase, LoanClaim, LoanInsurer, LoanSuspension
+from plugins.loan_insurance.models import STATUSES, LoanAgreement, LoanCase, LoanClaim, LoanInsurer, LoanSuspension
 from plugins.loan_insurance.services import FormErrors, ServiceError
 from plugins.loan_insurance.views import bp
 from plugins.loan_insurance.views_claims import _day
@@ -96,11 +96,21 @@ def panel():
     return _panel_page()
 
 
+_PANEL_MODELS = {"loan_insurance_insurer": LoanInsurer, "loan_insurance_agreement": LoanAgreement,
+                 "loan_insurance_suspension": LoanSuspension}
+
+
 def _panel_action(form: str, call) -> Any:
     values = request.form.to_dict()
     errors: dict[str, str] = {}
     try:
         message = call(values, errors)
+    except services.PanelNotFound as exc:
+        # Another 分行's insurer, agreement or suspension: 404 like any object out of scope, the attempt audited.
+        db.session.rollback()
+        if exc.target[1] is not None and db.session.get(_PANEL_MODELS[exc.target[0]], int(exc.target[1])):
+            audit.record("access.denied", target=exc.target, result="denied", commit=True)
+        abort(404)
     except FormErrors as exc:
         db.session.rollback()
         found = {**errors, **exc.errors}
@@ -212,6 +222,10 @@ def panel_lift(suspension_id: int):
         abort(403)
 
     def call(values, errors):
+        # Scope before the form: another 分行's suspension answers 404, not a 422 about its date (access matrix).
+        row = db.session.get(LoanSuspension, suspension_id)
+        if row is None or (current_user.scope != SCOPE_ALL and row.branch_id != services._root_branch_id(current_user)):
+            raise services.PanelNotFound(_("暂停记录不存在"), ("loan_insurance_suspension", suspension_id))
         ends = _day(values, "ends_on", _("暂停结束日期"), errors)
         if errors:
             raise FormErrors(errors)

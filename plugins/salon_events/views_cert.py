@@ -20,7 +20,6 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -381,15 +380,24 @@ def _slots() -> threading.BoundedSemaphore:
     return ext["salon_events_cert_slots"]
 
 
+_MARKER = "0" * 32
+
+
 def _start(job: dict[str, Any]) -> None:
-    actor_id, slots = current_user.id, _slots()
+    # No request where the job runs (a thread or `crm worker`): the verification URL (scheme and host of this
+    # request) is built here and kept in the job.
+    job["verify_base"] = url_for("salon_events_verify.verify", token=_MARKER, _external=True)
+    store.save(job)
+    store.start(job)
+
+
+def _work(job: dict[str, Any]) -> tuple[Any, Any]:
+    """The job's work and failure message, built where it runs, from the job alone."""
+    actor_id, slots = job["user_id"], _slots()
     save = jobs.throttled_saver(store, job)
-    # No request in the job's thread: the verification URL (scheme and host of this request) is built here.
-    marker = "0" * 32
-    verify_base = url_for("salon_events_verify.verify", token=marker, _external=True)
 
     def url_of(token: str) -> str:
-        return verify_base.replace(marker, token)
+        return job["verify_base"].replace(_MARKER, token)
 
     def progress(stage: str, n: int) -> None:
         if stage == "issued":
@@ -410,11 +418,12 @@ def _start(job: dict[str, Any]) -> None:
             if job["session_id"] is not None and not db.session.execute(scoped(SalonSession, actor).where(
                     SalonSession.id == job["session_id"], SalonSession.campaign_id == campaign.id)).first():
                 raise _OutOfScope
-            path = store.path(job["id"], ".pdf")
+            path = store.scratch(job["id"], ".pdf")  # published whole below: a killed job leaves no PDF to serve
             printed = certs.print_certificates(campaign, actor, session_id=job["session_id"], target=path,
                                                progress=progress, url_of=url_of)
+            size = store.put_file(job["id"], ".pdf", path)
             job.update(state="done", stage="done", count=printed.count, pages=printed.pages, reprint=printed.reprint,
-                       filename=printed.filename, size=path.stat().st_size, finished=time.time())
+                       filename=printed.filename, size=size, finished=time.time())
             job["seconds"] = round(job["finished"] - job["started"])
             store.save(job)
         finally:
@@ -430,7 +439,11 @@ def _start(job: dict[str, Any]) -> None:
             message = _("生成实习证明时出错，未能完成，证书没有记为已打印。请重新打印；如果仍然出错，请联系系统管理员。")
         return {"message": message}
 
-    store.start(job, work, failed)
+    return work, failed
+
+
+# Printing again after an unexpected error reprints the same certificates (nothing new is issued twice).
+store.runs(retries=2, final=(certs.CertError, _OutOfScope))(_work)
 
 
 def _to_job(job: dict[str, Any]):
@@ -472,12 +485,11 @@ def print_job_download(job_id: str):
     """The finished PDF, for the user who started the job only. Printing was recorded (and audited) once, when
     the job finished; downloading the same file again is not another print."""
     job = store.own(job_id)
-    path: Path = store.path(job["id"], ".pdf")
     expires = _expires(job)
-    if job.get("state") != "done" or expires is None or expires < time.time() or not path.is_file():
+    body = store.open_file(job["id"], ".pdf") if job.get("state") == "done" else None
+    if expires is None or expires < time.time() or body is None:
         abort(404)
     _campaign(job["campaign_id"])  # still in scope (404 otherwise)
-    body = path.read_bytes()  # the clean-up may delete the file as soon as this request is done
     return Response(body, mimetype="application/pdf", headers={
         "Content-Disposition": _disposition(job["filename"], job["fallback"]), "Content-Length": str(len(body))})
 

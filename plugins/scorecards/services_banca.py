@@ -260,7 +260,8 @@ def save_policy(actor: Any, data: dict[str, Any], policy_id: int | None = None, 
         if existing is None:
             raise ServiceError(_("保单不存在"))
         version = str(data.get("version") or "").strip()
-        if version and version != str(existing.version):
+        # A form without its version is refused too: leaving it out must not overwrite a newer save (issue 8).
+        if version != str(existing.version):
             raise ServiceError(_("该保单已被他人修改，请刷新页面后重新填写"))
     values, errors = clean_policy(actor, data, existing)
     if errors:

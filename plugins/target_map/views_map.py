@@ -323,7 +323,9 @@ def import_page():
                             rejects=[[r.row, r.columns, r.reasons] for r in report.rejected[:IMPORT_PREVIEW]])
     job.update(state="done", finished=time.time())
     if report.rejected:
-        write_rejects(str(imports_store.path(job["id"], "-rejects.xlsx")), report)
+        scratch = imports_store.scratch(job["id"], "-rejects.xlsx")
+        write_rejects(str(scratch), report)
+        imports_store.put_file(job["id"], "-rejects.xlsx", scratch)  # whole, where every app server sees it
     imports_store.save(job)
     return redirect(url_for("target_map.import_job", job_id=job["id"]), 303)
 
@@ -347,11 +349,11 @@ def import_job(job_id: str):
 @policy(permission="target_map.manage")
 def import_rejects(job_id: str):
     job = imports_store.own(job_id)
-    path = imports_store.path(job["id"], "-rejects.xlsx")
-    if not job.get("has_rejects") or not path.exists():
+    data = imports_store.open_file(job["id"], "-rejects.xlsx") if job.get("has_rejects") else None
+    if data is None:
         abort(404)
     stem = os.path.splitext(job["filename"])[0][:80] or "import"
-    return send_file(io.BytesIO(path.read_bytes()), mimetype=XLSX_MIME, as_attachment=True,
+    return send_file(io.BytesIO(data), mimetype=XLSX_MIME, as_attachment=True,
                      download_name=f"{stem}-未导入的行.xlsx")
 
 
