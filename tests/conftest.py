@@ -120,6 +120,17 @@ def schema_template(tmp_path_factory) -> str | None:
 APPEND_ONLY = ("audit_log", "audit_seal")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `one_database` check what does not depend on the database (a browser tour of the pages, hostile
+    files refused before anything is stored, static analysis): bin/test runs them in the SQLite pass only."""
+    if not PG_URL:
+        return
+    dropped = [item for item in items if item.get_closest_marker("one_database")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not item.get_closest_marker("one_database")]
+
+
 def _truncate_pg() -> None:
     """Empty every table and restart its ids. DELETE children-first instead of TRUNCATE: a test leaves a few rows in
     a few tables, and DELETE on an (almost) empty table costs microseconds where TRUNCATE replaces every table's

@@ -99,3 +99,13 @@ class SalonEventsPlugin:
     @hookimpl
     def crm_register_audit_labels(self):
         return AUDIT_LABELS
+
+    @hookimpl
+    def crm_seed_demo(self, seed):
+        from plugins.salon_events.demo import seed_demo
+
+        made = seed_demo(seed)
+        if not made.campaigns:
+            return None
+        return (f"营销活动：{made.campaigns} 个演示活动（宝贝银行家、理财沙龙、产说会、游学），{made.registrations} 人报名，"
+                f"{made.printable} 张实习证明待打印")

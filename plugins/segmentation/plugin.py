@@ -92,3 +92,13 @@ class SegmentationPlugin:
     @hookimpl
     def crm_register_audit_labels(self):
         return AUDIT_LABELS
+
+    @hookimpl
+    def crm_seed_demo(self, seed):
+        from plugins.segmentation.demo import seed_demo
+
+        made = seed_demo(seed)
+        if not made.branches:
+            return None
+        return (f"客户分层/分群：{made.branches} 个分行已重算，{made.customers} 位客户定级；"
+                f"各 1 个自定义分群和 1 份客户名单（共 {made.list_size} 人）")

@@ -18,7 +18,7 @@ from tests.browser.support import Watched
 from tests.conftest import ALL_PLUGINS, make_user
 from tests.security import payloads as P
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.one_database]
 
 # Runs before any page script (Playwright init scripts are outside the page's CSP): it records CSP violations,
 # and catches payload markup the moment it is inserted, even if something removes it again.

@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+# Database-independent (files, parsers, static analysis): run in the SQLite pass only (tests/conftest.py).
+pytestmark = pytest.mark.one_database
+
 ROOT = Path(__file__).resolve().parents[2]
 BANDIT = [sys.executable, "-m", "bandit", "--ini", str(ROOT / ".bandit"), "-q", "-f", "json"]
 # `# nosec B603  # reason` (preferred: bandit reads every word after "nosec" up to the next "#" as a test name) or

@@ -35,6 +35,9 @@ from crm.validators import (
 )
 from tests.conftest import base_config
 
+# Database-independent (files, parsers, static analysis): run in the SQLite pass only (tests/conftest.py).
+pytestmark = pytest.mark.one_database
+
 # Examples per property; the sum is what one CI run tries (promise 10: ≥ 1,000).
 EXAMPLES = {
     "id_text": 150, "id_body": 150, "id_18": 100,
