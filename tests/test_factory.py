@@ -65,7 +65,7 @@ def test_sqlite_runs_with_wal_foreign_keys_and_busy_timeout(app):
     conn = db.session.connection()
     assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
-    assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+    assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 15000
 
 
 def test_foreign_keys_are_enforced(app):
