@@ -48,6 +48,7 @@ ACTIONS = {
     "customer.exported": _l("导出客户清单"),
     "customer.ledger_printed": _l("打印台账"),
     "customer.imported": _l("导入客户"),
+    "customer.import_batch": _l("导入客户：一批已保存"),
     "customer.product.added": _l("登记持有产品"),
     "customer.product.updated": _l("修改持有产品"),
     "customer.product.removed": _l("删除持有产品"),
@@ -85,11 +86,25 @@ def record(action: str, *, target: tuple[str, Any] | None = None, result: str = 
            commit: bool = False) -> AuditLog:
     """Append one audit row. `commit=True` writes it at once (for denials, failures and logins, which
     must be kept even when the surrounding request rolls back)."""
+    if action == "access.denied" and has_request_context():
+        g.denial_audited = True  # the error page's backstop (web._audit_refused_write) adds no second row
+    row = build(action, target=target, result=result, detail=detail, actor=actor, login=login)
+    if commit:
+        # A separate transaction, so the row survives whatever the request does next.
+        with db.engine.begin() as conn:
+            conn.execute(AuditLog.__table__.insert().values(**row_values(row)))
+        return row
+    db.session.add(row)
+    return row
+
+
+def build(action: str, *, target: tuple[str, Any] | None = None, result: str = "ok",
+          detail: dict[str, Any] | None = None, actor: Any = None, login: str | None = None) -> AuditLog:
+    """An audit row as `record` writes it, in no session: `record` adds it, or `row_values` gives it to a Core
+    INSERT in a transaction of the caller's choosing."""
     from crm.masking import mask_login
     from crm.net import client_ip
 
-    if action == "access.denied" and has_request_context():
-        g.denial_audited = True  # the error page's backstop (web._audit_refused_write) adds no second row
     if actor is None and has_request_context() and current_user and current_user.is_authenticated:
         actor = current_user
     row = AuditLog(
@@ -107,16 +122,20 @@ def record(action: str, *, target: tuple[str, Any] | None = None, result: str = 
         row.branch_id = actor.outlet.branch_id if actor.outlet is not None else actor.branch_id
     elif login is not None:
         row.actor_login = mask_login(login)[:40]
-    if commit:
-        # A separate transaction, so the row survives whatever the request does next.
-        with db.engine.begin() as conn:
-            values = {c.name: getattr(row, c.key) for c in AuditLog.__table__.columns if c.name != "id"}
-            values["created_at"] = values["created_at"] or _now()
-            values["detail"] = values["detail"] or {}
-            conn.execute(AuditLog.__table__.insert().values(**values))
-        return row
-    db.session.add(row)
     return row
+
+
+def row_values(row: AuditLog) -> dict[str, Any]:
+    """An unsaved audit row as column values for a Core INSERT, stamped now."""
+    values = {c.name: getattr(row, c.key) for c in AuditLog.__table__.columns if c.name != "id"}
+    values["created_at"] = values["created_at"] or _now()
+    values["detail"] = values["detail"] or {}
+    return values
+
+
+def restamped(values: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any]:
+    """`row_values` of a row built once, for another event of the same actor: new detail, stamped now."""
+    return {**values, "detail": _mask_detail(detail), "created_at": _now()}
 
 
 def _now():

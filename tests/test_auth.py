@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from crm.auth.services import password_problems
 from crm.extensions import db
@@ -219,6 +219,12 @@ def test_idle_timeout_ends_the_session(client, org):
     assert "长时间未操作" in client.get(resp.headers["Location"]).get_data(as_text=True)
     row = db.session.execute(select(UserSession)).scalar_one()
     assert row.end_reason == "timeout"
+    # One audit row for the expiry, naming the idle timeout; the next request (no session left) adds none.
+    [audit_row] = db.session.execute(select(AuditLog).where(AuditLog.action == "auth.session_expired")).scalars()
+    assert (audit_row.actor_id, audit_row.detail) == (org.rm_a.id, {"reason": "idle"})
+    client.get("/")
+    assert db.session.scalar(select(func.count()).select_from(AuditLog)
+                             .where(AuditLog.action == "auth.session_expired")) == 1
 
 
 def test_just_inside_idle_timeout_keeps_the_session(client, org):
@@ -233,6 +239,8 @@ def test_absolute_timeout_even_when_active(client, org):
     db.session.execute(update(UserSession).values(created_at=utcnow() - timedelta(hours=12, minutes=1)))
     db.session.commit()
     assert client.get("/").headers["Location"].startswith("/login")
+    [audit_row] = db.session.execute(select(AuditLog).where(AuditLog.action == "auth.session_expired")).scalars()
+    assert audit_row.detail == {"reason": "absolute"}
 
 
 def test_htmx_request_of_expired_session_redirects_whole_page(client, org):

@@ -321,6 +321,29 @@ def test_a_certificate_twice_in_one_file_is_imported_once(org):
     assert problems(report) == {4: [("证件号码", "与第2行的证件号码重复")]}
 
 
+def test_every_saved_chunk_has_its_own_audit_row_and_the_import_one_summary(org):
+    """An import killed after some chunks leaves each saved chunk audited: the row is written in the chunk's
+    transaction. A chunk that saves nothing (all rejected, or all unchanged) writes none."""
+    rows = [GOOD[0],  # row 2: created
+            ["个人", "李四", BAD_CHECK, "", "", "", "", "", ""],  # row 3: rejected → chunk 2 saves nothing
+            GOOD[1]]  # row 4: created
+    run(org.head_a, xlsx(rows), chunk_size=1)
+
+    def batches():
+        return [(b.actor_id, b.target_type, b.detail) for b in db.session.execute(
+            select(AuditLog).where(AuditLog.action == "customer.import_batch").order_by(AuditLog.id)).scalars()]
+
+    assert batches() == [(org.head_a.id, None, {"file": "客户.xlsx", "rows": [2, 2], "created": 1, "updated": 0}),
+                         (org.head_a.id, None, {"file": "客户.xlsx", "rows": [4, 4], "created": 1, "updated": 0})]
+    [summary] = db.session.execute(select(AuditLog).where(AuditLog.action == "customer.imported")).scalars()
+    assert (summary.detail["created"], summary.detail["rejected"]) == (2, 1)
+    # The same file again: rows 2 and 4 are unchanged, nothing is written, no batch row; a changed row is audited.
+    run(org.head_a, xlsx(rows), chunk_size=1)
+    assert len(batches()) == 2
+    run(org.head_a, xlsx([[*GOOD[0][:3], "13912345678", *GOOD[0][4:]]]), chunk_size=1)
+    assert batches()[2][2] == {"file": "客户.xlsx", "rows": [2, 2], "created": 0, "updated": 1}
+
+
 def test_a_chunk_colliding_with_a_concurrent_save_is_redone_as_an_update(org, monkeypatch):
     make_customer(org.a, "刚刚录入", cert_no=ID1)
     real = imports.CustomerImport._existing_by_cert

@@ -13,6 +13,7 @@ from sqlalchemy import Select, bindparam, delete, select, update
 from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from crm import audit
 from crm.extensions import db
 from crm.models import User, UserSession
 from crm.timeutil import utcnow
@@ -147,7 +148,10 @@ def load_session_user(user_id: str) -> User | None:
     now = utcnow()
     idle, absolute = session_limits()
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
-        end_sessions(row.user_id, "timeout", only_token=token)
+        # One row per expired session: of two requests racing on the same cookie, only the one that ends it writes.
+        if end_sessions(row.user_id, "timeout", only_token=token):
+            audit.record("auth.session_expired", actor=user, target=("user", user.id),
+                         detail={"reason": "idle" if now - row.last_seen_at > idle else "absolute"})
         db.session.commit()
         session["expired"] = True
         return None

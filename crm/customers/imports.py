@@ -20,7 +20,10 @@ Rules (the same as the customer form, `services.clean`, with the same messages):
   that collides with a certificate saved concurrently is rolled back and redone. On PostgreSQL the next chunk is
   validated while the server saves one (`_Writer`);
 - after each committed chunk, the plugins enabled for the customers' 分行 are told which customers it created and
-  which it changed (`crm_customers_imported`).
+  which it changed (`crm_customers_imported`);
+- audit: each chunk that saved something writes its own row (`customer.import_batch`: file, first and last row,
+  created, updated) in its own transaction, so an import killed after some chunks leaves no saved row unaudited;
+  the import's summary row (`customer.imported`) follows its last chunk.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ from crm.customers.services import (
 )
 from crm.excel_import import MAX_BYTES, MAX_ROWS, SpreadsheetError, Table, read_table
 from crm.extensions import db
-from crm.models import Branch, Customer, Outlet, User
+from crm.models import AuditLog, Branch, Customer, Outlet, User
 from crm.models.customers import ECO_MODULES, EMPLOYER_TYPES, KINDS, RISK_PREFERENCES, STATUSES
 from crm.timeutil import utcnow
 
@@ -454,7 +457,7 @@ class _Writer:
 
     def _write(self, prepared: _Prepared) -> bool | BaseException:
         try:
-            return self.importer._write(prepared.inserts, prepared.updates)
+            return self.importer._write(prepared.inserts, prepared.updates, prepared.chunk)
         except BaseException as exc:  # handed to the importer's thread, which raises it
             db.session.rollback()
             return exc
@@ -584,6 +587,8 @@ class CustomerImport:
         `seen_certs`/`seen_keys`). Should a chunk collide with a concurrent save, the next one is set aside, the
         chunk is redone, then the next one is validated again: the same result as one after the other."""
         report = self.report
+        # Built here, in the importer's thread: the writer thread must not load the actor's outlet.
+        self.batch_audit = audit.row_values(audit.build("customer.import_batch", actor=self.actor))
         self._load_outlets()
         total = max(self.estimated_rows, 1)
         done = 0
@@ -1018,11 +1023,17 @@ class CustomerImport:
         row["updated_at"] = self.now
         return row
 
-    def _write(self, inserts: list[dict], updates: list[dict]) -> bool:
-        """One transaction for the chunk. False if a certificate was saved concurrently (rolled back)."""
+    def _write(self, inserts: list[dict], updates: list[dict], chunk: list[tuple[int, list[Any]]] | None = None) -> bool:
+        """One transaction for the chunk, with its own audit row: a batch saved is audited even if the import
+        is killed before its last batch and its summary row. False if a certificate was saved concurrently (rolled
+        back, audit row included)."""
         t = Customer.__table__
         started = time.perf_counter()
         try:
+            if (inserts or updates) and chunk:
+                db.session.execute(AuditLog.__table__.insert().values(**audit.restamped(self.batch_audit, {
+                    "file": self.report.filename[:100], "rows": [chunk[0][0], chunk[-1][0]],
+                    "created": len(inserts), "updated": len(updates)})))
             if inserts:
                 _assign_ids(t, inserts)
                 _insert(t, inserts)

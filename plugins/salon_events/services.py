@@ -1046,6 +1046,8 @@ def check_in(actor: Any, reg: SalonRegistration, present: bool = True) -> None:
     if not present and db.session.execute(select(SalonCertificate.id).where(
             SalonCertificate.registration_id == reg.id, SalonCertificate.revoked.is_(False))).first():
         raise ServiceError(_("已出具实习证明，不能撤销签到"))
+    if bool(reg.attended) == present:  # a double tap or a second tablet: keep who and when, add no audit row
+        return
     reg.attended = present
     reg.checked_in_at = utcnow() if present else None
     reg.checked_in_by_id = actor.id if present else None

@@ -36,7 +36,6 @@ AUDIT_LABELS = (
     ("scorecards.locked", _l("锁定考核期")),
     ("scorecards.corrected", _l("更正已锁定的考核期")),
     ("scorecards.scheme_saved", _l("修改考核方案")),
-    ("scorecards.scheme_copied", _l("复制考核方案")),
     ("scorecards.exported", _l("导出考核结果")),
     ("scorecards.report_printed", _l("打印考核报告")),
     ("scorecards.policy_saved", _l("登记银保保单")),

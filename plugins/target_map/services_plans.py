@@ -736,6 +736,8 @@ def update_group(actor: Any, plan: TargetMapGroupPlan, raw: dict[str, Any], vers
     if errors:
         raise PlanError(errors)
     changed = sorted(k for k, v in values.items() if getattr(plan, k) != v)
+    if not changed and not submit:
+        return plan  # a save with nothing changed: nothing written, nothing to audit
     for key, value in values.items():
         setattr(plan, key, value)
     plan.updated_by_id = actor.id
@@ -862,6 +864,8 @@ def restart_rollout(actor: Any, rollout: TargetMapRollout, start_raw: Any, versi
     if errors:
         raise PlanError(errors)
     before = rollout.start_date
+    if start == before:
+        return rollout  # the same start date: nothing moves, nothing to audit
     rollout.start_date = start
     due = week_due_dates(start)
     for item in rollout_items(rollout):

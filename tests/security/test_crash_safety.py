@@ -42,7 +42,7 @@ from typing import Any
 
 import pytest
 import python_calamine as pc
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from stdnum.cn import ric, uscc
 
 from crm.customers import import_views, imports
@@ -62,8 +62,10 @@ GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平�
 STAFF = {"OA": ["RA0001", "HA0001", "", "LA0001"], "OA2": ["RA0002", "HA0002", ""]}
 OUTLET_TEXT = {"OA": "OA 甲网点", "OA2": "OA2"}
 # What an import may leave in its job folder when killed: the job, a job save's scratch file, the rejects file's
-# scratch file and XlsxWriter's own scratch files (tempfile.mkstemp names).
-SCRATCH = re.compile(r"[A-Za-z0-9_-]{20,40}\.json|\.job-\w+\.tmp|\.[A-Za-z0-9_-]{20,40}-rejects\.xlsx\.part|tmp\w{8}")
+# scratch file, XlsxWriter's own scratch files (tempfile.mkstemp names) and — killed between publishing the rejects
+# file and the job's last save — the whole rejects file of a job that reads as interrupted (checked below).
+SCRATCH = re.compile(r"[A-Za-z0-9_-]{20,40}(\.json|-rejects\.xlsx)|\.job-\w+\.tmp"
+                     r"|\.[A-Za-z0-9_-]{20,40}-rejects\.xlsx\.part|tmp\w{8}")
 
 
 # ---------------------------------------------------------------- the file
@@ -314,6 +316,20 @@ def imported_audits() -> list[dict]:
     return list(rows)
 
 
+def last_audit_id() -> int:
+    found = db.session.execute(select(func.max(AuditLog.id))).scalar() or 0
+    db.session.commit()
+    return found
+
+
+def batch_ranges(after_id: int) -> list[tuple[int, int]]:
+    """The file rows (first, last) of each saved batch audited since `after_id` (customer.import_batch)."""
+    rows = db.session.execute(select(AuditLog.detail).where(AuditLog.action == "customer.import_batch",
+                                                            AuditLog.id > after_id)).scalars().all()
+    db.session.commit()
+    return [tuple(d["rows"]) for d in rows]
+
+
 def served_files(app) -> set[str]:
     """Every file under a folder the app serves (its static folder and each blueprint's)."""
     folders = {app.static_folder, *(bp.static_folder for bp in app.blueprints.values())}
@@ -389,6 +405,7 @@ def test_an_import_killed_at_50_random_points_then_run_again_equals_one_clean_im
         db.session.execute(delete(Customer))
         db.session.commit()
         audits_before = len(imported_audits())
+        round_audit = last_audit_id()
         round_kills = 0
         while round_kills < POINTS // ROUNDS:
             assert zygote.runs < 4 * POINTS, f"{kills} kills in {zygote.runs} uploads"
@@ -421,6 +438,11 @@ def test_an_import_killed_at_50_random_points_then_run_again_equals_one_clean_im
                 f"kill {kills}: {len(stored)} customers stored, not whole batches of {chunk} "
                 f"({len(expected)} in the first {committed})")
             assert all(stored[k] == reference[k] for k in stored)
+            # Every saved customer is audited: its batch wrote its row in the batch's own transaction (the file's
+            # row of keys[k] is keys[k] + 2, under the header).
+            covered = batch_ranges(round_audit)
+            unaudited = [k for k in stored if not any(a <= keys[k] + 2 <= b for a, b in covered)]
+            assert not unaudited, f"kill {kills}: {len(unaudited)} saved customers without a batch audit row"
             seen["no batch" if not committed else "every batch" if len(stored) == valid else "some batches"] += 1
 
             # The killed upload's job: interrupted on its page, claiming no more than was committed. In its folder
@@ -442,6 +464,10 @@ def test_an_import_killed_at_50_random_points_then_run_again_equals_one_clean_im
                 page = client.get(f"/customers/import/{job_id}").get_data(as_text=True)
                 assert "导入已中断" in page and "every 1s" not in page and "导入完成" not in page
                 assert client.get(f"/customers/import/{job_id}/rejects.xlsx").status_code == 404
+                left = Path(app.instance_path, "imports", f"{job_id}-rejects.xlsx")
+                if left.exists():  # published whole (put_file renames), never half written; cleanup deletes it
+                    pc.CalamineWorkbook.from_path(str(left)).get_sheet_by_index(0).to_python()
+                    seen["whole rejects file of an interrupted job"] += 1
                 seen["job interrupted"] += 1
             # No temporary file left: none in the child's temporary folder, none where the app serves files.
             assert not list(zygote.tmpdir.iterdir()), list(zygote.tmpdir.iterdir())
