@@ -1,5 +1,9 @@
 """银保贷 document uploads (R-61): PDF, JPEG or PNG only — checked by content, never by name — at most 10 MB, stored
-under ``<instance>/uploads/loan_insurance/`` with random names; a user's file name never becomes a path."""
+under ``<instance>/uploads/loan_insurance/`` with random names; a user's file name never becomes a path.
+
+A picture is never stored as sent: it is decoded, turned upright by its EXIF orientation and saved afresh (PNG stays
+PNG, JPEG stays JPEG, same pixel size), so bytes after the image (an HTML or script tail), EXIF (GPS position, phone
+model), comments and other metadata are gone. A PDF is stored byte for byte once its header and end marker check."""
 
 from __future__ import annotations
 
@@ -7,16 +11,19 @@ import io
 import re
 import secrets
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from flask_babel import gettext as _
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from crm import uploads
 
 MAX_BYTES = 10 * 1024 * 1024
+MAX_PIXELS = 40_000_000  # decompression bombs: refuse instead of allocating gigabytes (as salon_events' uploads)
+JPEG_QUALITY = 92  # scans of licences and certificates: small print must stay legible
 # (magic bytes, extension, MIME type): the only kinds a 银保贷 file may be.
 _KINDS = ((b"%PDF-", "pdf", "application/pdf"), (b"\xff\xd8\xff", "jpg", "image/jpeg"),
           (b"\x89PNG\r\n\x1a\n", "png", "image/png"))
@@ -75,7 +82,8 @@ def _read_capped(stream: IO[bytes]) -> bytes:
 
 def save_document(file: Any) -> StoredFile:
     """Check and store an uploaded file (a werkzeug FileStorage). The declared name and content type are ignored:
-    the bytes must be a PDF (header and end marker), a JPEG or a PNG that Pillow can read."""
+    the bytes must be a PDF (header and end marker, stored as sent), a JPEG or a PNG that Pillow can read (stored
+    re-encoded, see _reencode)."""
     if file is None or not getattr(file, "filename", "x"):
         raise UploadError(_("请选择要上传的文件。"))
     data = _read_capped(getattr(file, "stream", file))
@@ -88,18 +96,52 @@ def save_document(file: Any) -> StoredFile:
         if b"%%EOF" not in data[-2048:]:
             raise UploadError(_("PDF 文件不完整或已损坏。"))
     else:
-        try:
-            with Image.open(io.BytesIO(data)) as probe:
-                if probe.format not in ("JPEG", "PNG"):
-                    raise UploadError(_("只能上传 PDF、JPG 或 PNG 文件（按文件内容检查，改扩展名无效）。"))
-                probe.verify()
-        except UploadError:
-            raise
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            raise UploadError(_("图片文件已损坏，无法读取。")) from exc
+        ext, data = _reencode(data)
     stored = f"{secrets.token_hex(16)}.{ext}"
     (upload_dir() / stored).write_bytes(data)
     return StoredFile(stored, clean_name(getattr(file, "filename", None), ext), len(data), ext)
+
+
+def _reencode(data: bytes) -> tuple[str, bytes]:
+    """A JPEG or PNG decoded and saved afresh: (extension, new bytes). Only the pixels survive — upright, at the
+    same size; no trailer, EXIF, ICC profile, text chunk or comment. Raises UploadError for anything else."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                # Phones write JPEGs with a second (depth or preview) picture, which Pillow reads as MPO.
+                if probe.format not in ("JPEG", "MPO", "PNG"):
+                    raise UploadError(_("只能上传 PDF、JPG 或 PNG 文件（按文件内容检查，改扩展名无效）。"))
+                if probe.width * probe.height > MAX_PIXELS:
+                    raise UploadError(_("图片像素过大，请压缩后再上传。"))
+                probe.verify()  # structural check; the image must be reopened after verify()
+            with Image.open(io.BytesIO(data)) as image:
+                png = image.format == "PNG"
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+    except UploadError:
+        raise
+    except Image.DecompressionBombWarning as exc:  # over MAX_PIXELS too, caught by Pillow before the size check
+        raise UploadError(_("图片像素过大，请压缩后再上传。")) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        # Over twice Pillow's limit a PNG bomb is refused before its size can be read: the general reason.
+        raise UploadError(_("图片文件已损坏，无法读取。")) from exc
+    if png:
+        has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
+        if has_alpha:
+            upright = upright.convert("RGBA")
+        elif upright.mode not in ("1", "L", "I;16", "RGB"):  # I;16: 16-bit grey scans, kept (L would clip them)
+            upright = upright.convert("RGB")
+    elif upright.mode not in ("L", "RGB"):
+        upright = upright.convert("RGB")  # CMYK and the rest: what every browser and viewer shows alike
+    clean = Image.new(upright.mode, upright.size)  # a new image: nothing of the upload's info dict comes along
+    clean.paste(upright)
+    out = io.BytesIO()
+    if png:
+        clean.save(out, format="PNG", optimize=True)
+    else:
+        clean.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    return ("png" if png else "jpg"), out.getvalue()
 
 
 def delete_file(stored_name: str | None) -> None:

@@ -60,7 +60,17 @@ def _back(default: str):
 def index():
     status = request.args.get("status") if request.args.get("status") in CAMPAIGN_STATUSES else ""
     return render_template("salon_events/index.html", campaigns=services.campaigns(current_user, status),
-                           status=status, statuses=CAMPAIGN_STATUSES, upcoming=services.upcoming(current_user, 10))
+                           status=status, statuses=CAMPAIGN_STATUSES, upcoming=services.upcoming(current_user, 10),
+                           branch_names=_branch_names())
+
+
+def _branch_names() -> dict[int, str] | None:
+    """The names of the 分行 the user's scope spans, by id, when that is more than one (the system administrator,
+    全行 posts): the list then names each campaign's 分行, since two 分行 may run campaigns of the same name.
+    None for anyone inside one 分行, where the column would repeat one name. One query, whatever the list's length."""
+    names = dict(db.session.execute(scoped(Branch).where(Branch.parent_id.is_(None)).with_only_columns(
+        Branch.id, Branch.name).order_by(Branch.code)).all())
+    return names if len(names) > 1 else None
 
 
 def _admin_branches() -> list[Branch]:
