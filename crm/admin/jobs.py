@@ -31,10 +31,12 @@ KIND_LABELS = {
     "ledgers": _l("台账打印"),
     "certificates": _l("实习证明打印"),
     "target_map_imports": _l("金融生态图企业名录导入"),
+    "segmentation_recompute": _l("客户分层重算"),
 }
 STAGE_LABELS = {
     "queued": _l("排队中"), "loading": _l("读取数据"), "prepare": _l("准备"), "layout": _l("排版"),
     "writing": _l("写入文件"), "issuing": _l("签发证书"), "rendering": _l("生成证书"), "done": _l("完成"),
+    "tiers": _l("重新分层"), "segments": _l("计算分群"), "counting": _l("统计客户数"),
 }
 
 

@@ -7,7 +7,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -336,17 +336,20 @@ def _tag_rows(customers: Any, branch_id: int, bits: ColumnElement[int], by_slot:
     return select(sub.c.id, literal(branch_id, Integer), sub.c.tier, sub.c.bits, primary).where(true())
 
 
-def recompute(actor: Any, branch_id: int) -> SegmentationRun:
+def recompute(actor: Any, branch_id: int, progress: Callable[[str], None] | None = None) -> SegmentationRun:
     """Re-tier and re-tag every customer of the 分行 with a fixed number of statements, whatever its size:
     history INSERT … SELECT of the rows whose tier differs, an UPDATE of exactly those rows from the history,
     one INSERT … SELECT of every customer's segment bits and primary segment (rewriting only changed tags), and one
     aggregate over the tags for the counts. No customer row is loaded into Python; the customer table is read
-    twice."""
+    twice. One transaction: committed whole at the end, or nothing (no run, history, tag or audit row) if it fails.
+    `progress(stage)` is told "tiers", "segments", "counting" as the work gets there (the background job's page)."""
     if not can_recompute(actor, branch_id):
         raise SegmentationError("只有能查看全分行客户的管理员才能重算分层")
+    step = progress or (lambda stage: None)
     started = time.perf_counter()
     # Serialise recomputes of one 分行 (PostgreSQL row lock; SQLite has a single writer anyway).
     db.session.execute(select(Branch.id).where(Branch.id == branch_id).with_for_update())
+    step("tiers")
     params = settings(branch_id)
     tiers = ladder(branch_id)
     new_tier = rules.tier_case(tiers, params["tier_basis"])
@@ -373,6 +376,7 @@ def recompute(actor: Any, branch_id: int) -> SegmentationRun:
     db.session.execute(update(Customer.__table__).where(Customer.id == change.c.customer_id,
                                                         change.c.run_id == run.id).values(tier=change.c.new_tier))
 
+    step("segments")
     # Every customer's segments as one number: CASE WHEN rule THEN 2^bit ELSE 0 END + …, evaluated in the scan.
     by_key = {s.key: s for s in segments}
     bits: Any = literal(0, BigInteger)
@@ -381,6 +385,7 @@ def recompute(actor: Any, branch_id: int) -> SegmentationRun:
     customer_ids = customers.with_only_columns(Customer.id)
     db.session.execute(_upsert_tags(_tag_rows(customers, branch_id, bits, after_slots), customer_ids))
 
+    step("counting")
     codes = [t.code for t in tiers]
     counts = _bit_counts(in_tags, after_slots, codes)
     # Every customer of the 分行 has a tag now; more tags than customers means some customers left the 分行 (moved

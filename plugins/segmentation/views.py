@@ -1,16 +1,33 @@
-"""Segmentation pages: ladder, rule, quota and 5C1S editors, recompute, saved customer lists, the panel (with the
-5C1S rating form) and the widget."""
+"""Segmentation pages: ladder, rule, quota and 5C1S editors, recompute (a background job), saved customer lists,
+the panel (with the 5C1S rating form) and the widget.
+
+重算分层与分群 runs as a job (crm/jobs.py, kind "segmentation_recompute"): in a thread of the process that took the
+click, or on the RQ queue run by `crm worker` when CRM_REDIS_URL is set. The POST answers at once with the segmentation
+page showing "正在重算…" (POST → 303 → GET ?job=<id>); that card polls its fragment every second while the job runs
+and, once it is over, shows the run's figures (or the error) and swaps in the page's fresh counts and 重算记录.
+One recompute per 分行 at a time: a second click lands on the running job. The job runs as the user who started it,
+whose rights are checked again when it starts (the service checks the scope once more and locks the 分行's row); the
+service's single transaction writes the run, the history and the one audit row, or nothing.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from jinja2_fragments.flask import render_block, render_blocks
 from sqlalchemy import select
 
+from crm import jobs
 from crm.access import can, get_or_404, policy, scoped
 from crm.customers import services as customers
 from crm.extensions import db
@@ -18,9 +35,19 @@ from crm.models import Branch, Customer, User
 from crm.roles import CLAIM_ORDER, POST_BY_CODE
 from crm.web import toast
 from plugins.segmentation import rules, services
+from plugins.segmentation.models import SegmentationRun
 from plugins.segmentation.rules import RuleError
 
 bp = Blueprint("segmentation", __name__, template_folder="templates", static_folder="static")
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------- the recompute job's store
+
+KEEP_HOURS = 24  # a job holds counts only (no customer data); failed ones stay listed for the administrator a day
+HEARTBEAT_SECONDS = 15  # a running job is saved at least this often, even during one long statement…
+STALE_SECONDS = 90  # …so a job not saved for this long was interrupted (the server restarted)
+STAGES = ("queued", "tiers", "segments", "counting")
+store = jobs.JobStore("segmentation_recompute", keep_seconds=KEEP_HOURS * 3600, stale_seconds=STALE_SECONDS)
 
 
 def _branch() -> Branch:
@@ -49,6 +76,11 @@ def _quota_ctx(branch: Branch, values: dict[tuple[str, str], Any] | None = None,
 
 
 def _page(branch: Branch, status: int = 200, **errors: Any):
+    return render_template("segmentation/index.html", **_context(branch, **errors)), status
+
+
+def _context(branch: Branch, **errors: Any) -> dict[str, Any]:
+    """Everything the segmentation page shows (the page, or the blocks a finished recompute swaps in)."""
     labels = services.segment_labels(branch.id)
     tier_counts = dict(services.scope_tier_counts(current_user))
     seg_counts = services.scope_segment_counts(current_user, branch.id)
@@ -63,8 +95,12 @@ def _page(branch: Branch, status: int = 200, **errors: Any):
                                                        f"{t.min_amount:f}") for t in tiers]
     while len(ladder_rows) < 6:
         ladder_rows.append(("", "", ""))
-    return render_template(
-        "segmentation/index.html", branch=branch, tiers=tiers, params=params, ladder_rows=ladder_rows,
+    if "recompute" not in errors:
+        errors["recompute"] = _shown_job(branch)
+    if errors["recompute"] is not None:
+        errors.update(_job_context(errors["recompute"]))
+    return dict(
+        branch=branch, tiers=tiers, params=params, ladder_rows=ladder_rows,
         bases=rules.BASES, tier_counts=tier_counts, seg_counts=seg_counts, labels=labels,
         builtin=rules.BUILTIN_RULES, custom=services.custom_rules(branch.id), runs=services.runs(branch.id),
         fields=rules.FIELDS, operators=rules.OPERATORS, ops_by_kind=rules.OPERATORS_BY_KIND,
@@ -74,7 +110,7 @@ def _page(branch: Branch, status: int = 200, **errors: Any):
         list_kinds=services.LIST_KINDS, primary_keys=rules.PRIMARY_PRECEDENCE, primary=services.PRIMARY,
         fivec_factors=errors.pop("fivec_factors", None) or factors,
         fivec_quality=errors.pop("fivec_quality", quality), fivec_prospect=errors.pop("fivec_prospect", prospect),
-        max_factors=services.MAX_FACTORS, **quota, **errors), status
+        max_factors=services.MAX_FACTORS, **quota, **errors)
 
 
 def _admin_branches() -> list[Branch]:
@@ -83,9 +119,9 @@ def _admin_branches() -> list[Branch]:
     return list(db.session.execute(scoped(Branch).where(Branch.parent_id.is_(None)).order_by(Branch.code)).scalars())
 
 
-def _back(branch: Branch):
+def _back(branch: Branch, code: int = 302, **extra: Any):
     args = {"branch": branch.id} if current_user.root_branch_id is None else {}
-    return redirect(url_for("segmentation.index", **args))
+    return redirect(url_for("segmentation.index", **args, **extra), code)
 
 
 @bp.route("/")
@@ -163,18 +199,186 @@ def condition_row():
                            operators=rules.OPERATORS)
 
 
+# ---------------------------------------------------------------- recompute: a background job
+
+def _running(branch_id: int) -> dict[str, Any] | None:
+    """The 分行's recompute under way (queued or running), if any."""
+    for job in store.all():
+        if job.get("branch_id") == branch_id and job.get("state") == "running":
+            return job
+    return None
+
+
+def _shown_job(branch: Branch) -> dict[str, Any] | None:
+    """The recompute the page reports on: the one in its address (?job=, after a click), if it is this 分行's; else
+    the 分行's recompute under way, whoever started it."""
+    job = store.load(request.args.get("job"))
+    if job is not None and job.get("branch_id") == branch.id:
+        return job
+    return _running(branch.id)
+
+
+def _job_context(job: dict[str, Any]) -> dict[str, Any]:
+    starter = db.session.get(User, job["user_id"]) if job.get("user_id") else None
+    last = db.session.execute(select(SegmentationRun.duration_ms).where(
+        SegmentationRun.branch_id == job["branch_id"], SegmentationRun.duration_ms.is_not(None))
+        .order_by(SegmentationRun.id.desc()).limit(1)).scalar_one_or_none()
+    return {"recompute": job, "recompute_stages": STAGES, "recompute_starter": starter.name if starter else "",
+            "recompute_started": datetime.fromtimestamp(job["started"], UTC).replace(tzinfo=None),
+            "recompute_elapsed": max(0, int(time.time() - job["started"])),
+            "recompute_last_seconds": None if last is None else max(1, round(last / 1000))}
+
+
+def _job_branch(job_id: str) -> tuple[dict[str, Any], Branch]:
+    """A recompute job of a 分行 the user looks at (their own; the system administrator's: any in scope), or 404.
+    Anyone who sees the 分行's segmentation page sees its recompute: the figures are the page's own."""
+    job = store.load(job_id)
+    if job is None or not isinstance(job.get("branch_id"), int):
+        abort(404)
+    if current_user.root_branch_id is not None:
+        if job["branch_id"] != current_user.root_branch_id:
+            abort(404)
+        return job, db.session.get(Branch, current_user.root_branch_id)
+    branch = db.session.execute(scoped(Branch).where(Branch.parent_id.is_(None), Branch.id == job["branch_id"])
+                                ).scalar_one_or_none()
+    if branch is None:
+        abort(404)
+    return job, branch
+
+
 @bp.route("/recompute", methods=["POST"])
 @policy(permission="segmentation.manage")
 def recompute():
+    """Start re-tiering the 分行 in the background and show the page with the job under way (303)."""
     branch = _branch()
-    try:
-        run = services.recompute(current_user, branch.id)
-    except services.SegmentationError as exc:
+    if not services.can_recompute(current_user, branch.id):
+        return _page(branch, 403, run_error=_("只有能查看全分行客户的管理员才能重算分层"))
+    store.cleanup()
+    # The 分行's row, without waiting: a recompute running holds it for its whole transaction (PostgreSQL; SQLite
+    # ignores FOR UPDATE). Held from here until the job is saved, so that two clicks at once (two servers) cannot
+    # both find no job running and start two.
+    free = db.session.execute(select(Branch.id).where(Branch.id == branch.id).with_for_update(skip_locked=True)
+                              ).scalar_one_or_none()
+    running = _running(branch.id)
+    if running is not None or free is None:
         db.session.rollback()
-        return _page(branch, 403, run_error=str(exc))
-    toast(_("重算完成：%(n)s 户客户，层级变动 %(changed)s 户", n=format(sum(run.tiers_after.values()), ","),
-            changed=format(run.changed, ",")))
-    return _back(branch)
+        if running is None:
+            toast(_("本分行的分层与分群正在重算，请稍后再试。"), "warning")
+            return _back(branch, 303)
+        if running.get("user_id") == current_user.id:
+            toast(_("重算已在进行中，请等它完成。"), "warning")
+        else:
+            starter = db.session.get(User, running["user_id"])
+            toast(_("%(name)s 正在重算本分行的分层与分群，请等它完成后再重算。",
+                    name=starter.name if starter else ""), "warning")
+        return _back(branch, 303, job=running["id"])
+    job = store.new(branch_id=branch.id, stage="queued", run_id=None, customers=None, changed=None, seconds=None,
+                    message=None)
+    store.save(job)
+    db.session.commit()  # the row is free for the job
+    store.start(job)  # the work below: on the queue with Redis (crm worker), else in a thread of this process
+    return _back(branch, 303, job=job["id"])
+
+
+@bp.route("/recompute/jobs/<job_id>")
+@policy(permission="segmentation.view")
+def recompute_progress(job_id: str):
+    """The card htmx polls every second while the job runs. Once it is over: the run's figures (or the error), with
+    the page's counts, the recompute button and 重算记录 swapped in out of band."""
+    job, branch = _job_branch(job_id)
+    if job["state"] == "running":
+        return render_block("segmentation/index.html", "recompute_status", branch=branch, **_job_context(job))
+    return render_blocks("segmentation/index.html", ["recompute_status", "recompute_button", "tier_counts",
+                                                     "segment_counts", "runs"],
+                         oob=True, **_context(branch, recompute=job))
+
+
+class _Saves:
+    """The job's saves, from its work and from its heartbeat thread, one at a time."""
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        self.job = job
+        self.lock = threading.Lock()
+
+    def __call__(self, **changes: Any) -> None:
+        with self.lock:
+            self.job.update(changes)
+            store.save(self.job)
+
+
+@contextmanager
+def _heartbeat(save: Callable[..., None]) -> Iterator[None]:
+    """Save the job every HEARTBEAT_SECONDS while the block runs: one statement of a large 分行 may take longer than
+    STALE_SECONDS, and a job not saved for that long reads as interrupted."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                with app.app_context():
+                    save()
+            except Exception:  # noqa: BLE001 - the next beat tries again
+                log.warning("segmentation recompute: heartbeat not saved")
+
+    thread = threading.Thread(target=beat, name="segmentation-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def _check_rights(user_id: int, branch_id: int) -> User:
+    """The job's starter, as of now, if they may still manage segmentation for the 分行 (the service checks the scope
+    once more)."""
+    actor = db.session.get(User, user_id)
+    if actor is None or not can("segmentation.manage", actor) or (
+            services.NAME not in services.registry().enabled_names(branch_id)):
+        raise services.SegmentationError(_("您已没有重算本分行客户分层的权限，重算未进行。"))
+    return actor
+
+
+def _work(job: dict[str, Any]) -> tuple[jobs.Work, jobs.Failed]:
+    """The job's work and failure message, built where it runs (a worker has no request: all from the job)."""
+    save = _Saves(job)
+
+    def work() -> None:
+        with _heartbeat(save):
+            actor = _check_rights(job["user_id"], job["branch_id"])
+            # Retried once after an unexpected error: by RQ with a worker, here in a thread (a failed attempt rolled
+            # back whole, so running it again is safe). Refusals (SegmentationError) are final.
+            tries = 1 if jobs.uses_queue() else 2
+            for attempt in range(1, tries + 1):
+                try:
+                    run = services.recompute(actor, job["branch_id"], progress=lambda stage: save(stage=stage))
+                    break
+                except services.SegmentationError:
+                    raise
+                except Exception:
+                    if attempt == tries:
+                        raise
+                    db.session.rollback()
+                    log.exception("segmentation recompute job %s failed; trying once more", job["id"])
+                    save(attempts=job.get("attempts", 1) + 1)
+                    actor = _check_rights(job["user_id"], job["branch_id"])
+        # Committed: nothing below may fail the job into a retry (a second run, a second audit row).
+        try:
+            save(state="done", stage="done", finished=time.time(), run_id=run.id, changed=run.changed,
+                 customers=sum(run.tiers_after.values()), seconds=round(run.duration_ms / 1000, 1))
+        except Exception:  # noqa: BLE001 - the run is saved; the page will say the job was interrupted
+            log.exception("segmentation recompute job %s: done but not saved", job["id"])
+
+    def failed(exc: BaseException) -> dict[str, Any]:
+        if isinstance(exc, services.SegmentationError):
+            return {"message": str(exc)}
+        return {"message": _("重算时出错，未能完成；分层和分群仍是上次重算的结果。请稍后再试，如果仍然出错，请联系系统管理员。")}
+
+    return work, failed
+
+
+store.runs(retries=1, final=(services.SegmentationError,))(_work)
 
 
 # ---------------------------------------------------------------- per-post tier quotas (R-08, R-14, A-04)

@@ -297,6 +297,7 @@ MATRIX: dict[str, R] = {
     "segmentation.panel": R(),
     "segmentation.rate": R(),
     "segmentation.recompute": R(refuse={"admin": 404}, why="the administrator belongs to no outlet or 分行: nothing of its own to claim, allocate or segment"),
+    "segmentation.recompute_progress": R(args={"job_id": "mx-segmentation-no-such-job"}, in_scope_404=True, why="the world builds no recompute job: every id answers 404 (who sees a real one: tests/plugins/segmentation/test_recompute_job.py)"),
     "segmentation.save_fivec": R(refuse={"admin": 404}, why="the administrator belongs to no outlet or 分行: nothing of its own to claim, allocate or segment"),
     "segmentation.save_ladder": R(refuse={"admin": 404}, why="the administrator belongs to no outlet or 分行: nothing of its own to claim, allocate or segment"),
     "segmentation.save_list": R(refuse={"admin": 404}, why="the administrator belongs to no outlet or 分行: nothing of its own to claim, allocate or segment"),

@@ -60,6 +60,35 @@ def recompute_as(user, branch) -> Any:
         return services.recompute(db.session.get(User, user.id), branch.id)
 
 
+RECOMPUTE = "/p/segmentation/recompute"
+
+
+def job_of(resp) -> str:
+    """The recompute job a POST started (or landed on): its id in the page address the 303 sends to."""
+    from urllib.parse import parse_qs, urlsplit
+
+    assert resp.status_code == 303, (resp.status_code, resp.get_data(as_text=True)[:300])
+    location = resp.headers["Location"]
+    assert urlsplit(location).path == "/p/segmentation/", location
+    return parse_qs(urlsplit(location).query)["job"][0]
+
+
+def wait_for(job_id: str) -> dict:
+    """Wait until the background recompute is over; the test's session then reads what it wrote."""
+    from plugins.segmentation.views import store
+
+    store.wait(job_id, 120)
+    db.session.expire_all()
+    job = store.load(job_id)
+    assert job is not None and job["state"] != "running", job
+    return job
+
+
+def post_recompute(client, data: dict | None = None) -> dict:
+    """Click 重算分层与分群 and wait for the job: what the page shows once the card says it is done."""
+    return wait_for(job_of(client.post(RECOMPUTE, data or {})))
+
+
 class StatementCounter:
     def __init__(self) -> None:
         self.statements: list[str] = []

@@ -12,7 +12,7 @@ from crm.extensions import db
 from crm.models import AuditLog, Customer
 from plugins.segmentation.models import SegmentationRun, SegmentationTier, SegmentationTierChange
 from tests.conftest import CANARY_B, table_snapshot
-from tests.plugins.segmentation.conftest import StatementCounter, born, cust, recompute_as
+from tests.plugins.segmentation.conftest import StatementCounter, born, cust, post_recompute, recompute_as
 
 LADDER = {"basis": "deposit", "code": ["T2", "T1", "T0", ""], "name": ["贵宾", "潜力", "大众", ""],
           "min_amount": ["200000", "50000", "", ""]}
@@ -32,7 +32,7 @@ def test_branch_admin_edits_ladder_recomputes_and_sees_counts_and_history(client
     assert client.post("/p/segmentation/ladder", LADDER).status_code == 302
     assert [t.code for t in db.session.execute(select(SegmentationTier).where(
         SegmentationTier.branch_id == seg.b1.id).order_by(SegmentationTier.position)).scalars()] == ["T2", "T1", "T0"]
-    assert client.post("/p/segmentation/recompute", {}).status_code == 302
+    assert post_recompute(client)["state"] == "done"
     assert db.session.get(Customer, rich.id).tier == "T2" and db.session.get(Customer, c.id).tier == "T1"
     run = db.session.execute(select(SegmentationRun).order_by(SegmentationRun.id.desc())).scalars().first()
     assert run.tiers_before == {"T1": 2} and run.tiers_after == {"T1": 1, "T2": 1} and run.changed == 1
@@ -83,12 +83,12 @@ def test_branch_isolation_of_thresholds(client, new_client, seg):
     client.login("BA0001")
     client.post("/p/segmentation/ladder", {"basis": "deposit", "code": ["T1", "T0"], "name": ["", ""],
                                            "min_amount": ["100000", ""]})
-    client.post("/p/segmentation/recompute", {})
+    post_recompute(client)
     assert db.session.get(Customer, a.id).tier == "T0"
     assert db.session.get(Customer, b.id).tier is None  # B1's recompute never touches B2
     other = new_client()
     other.login("BA0002")
-    other.post("/p/segmentation/recompute", {})
+    post_recompute(other)
     assert db.session.get(Customer, b.id).tier == "T1" and db.session.get(Customer, a.id).tier == "T0"
     assert "100,000.00" not in page(other)
 
@@ -121,7 +121,7 @@ def test_params_and_custom_rule_forms(client, seg):
     resp = client.post("/p/segmentation/rules", {"name": "高存款VIP", "join": "and", "field": ["deposit_balance", "vip"],
                                                  "op": ["ge", "eq"], "value": ["300000", "是"]})
     assert resp.status_code == 302
-    client.post("/p/segmentation/recompute", {})
+    post_recompute(client)
     body = page(client)
     assert "高存款VIP" in body and "高存款VIP：0 → 1" in body
     assert "data-seg-condition" in client.get("/p/segmentation/rules/condition").get_data(as_text=True)
@@ -141,7 +141,7 @@ def test_system_admin_picks_a_branch(client, seg, enable_plugin):
     resp = client.get("/p/segmentation/")
     assert resp.status_code == 302 and "branch=" in resp.headers["Location"]
     cust(seg.b, deposit=70000)
-    assert client.post("/p/segmentation/recompute", {"branch": str(seg.b2.id)}).status_code == 302
+    assert post_recompute(client, {"branch": str(seg.b2.id)})["state"] == "done"
     assert db.session.execute(select(Customer.tier)).scalar_one() == "T1"
     assert client.get("/p/segmentation/?branch=999").status_code == 404
 
