@@ -144,15 +144,22 @@ def schema_template(tmp_path_factory) -> str | None:
 APPEND_ONLY = ("audit_log", "audit_seal")
 
 
+def _one_database(item) -> bool:
+    return bool(item.get_closest_marker("one_database") or item.get_closest_marker("browser")
+                or "browser" in getattr(item, "fixturenames", ()))
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked `one_database` check what does not depend on the database (a browser tour of the pages, hostile
-    files refused before anything is stored, static analysis): bin/test runs them in the SQLite pass only."""
+    files refused before anything is stored, static analysis), and `browser` tests check what the browser does with
+    the pages (scripts, htmx swaps, CSP) — the requests behind each step run on both databases in the web tests:
+    bin/test runs both kinds in the SQLite pass only."""
     if not PG_URL:
         return
-    dropped = [item for item in items if item.get_closest_marker("one_database")]
+    dropped = [item for item in items if _one_database(item)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if not item.get_closest_marker("one_database")]
+        items[:] = [item for item in items if not _one_database(item)]
 
 
 def _truncate_pg() -> None:

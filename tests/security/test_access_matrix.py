@@ -74,6 +74,10 @@ class R:
     in_scope_404: bool = False                    # in scope too, 404 (a job of the world has no file to send)
     extra_ok: frozenset = frozenset()             # further statuses a route may answer (429 of a rate limit)
     no_leak_check: str = ""                       # why the canary check does not apply (a capability URL)
+    # A PDF rendered per request (0.3–0.6 s each): in scope, rendered for the narrowest and the widest post that may
+    # open it at each scope (what a narrower post must not see shows with the first; everything with the last);
+    # every refusal is still probed for every post.
+    rendered: bool = False
 
 
 # URL argument → object family of the world (matrix_world.py); literal values for arguments that name no object.
@@ -160,7 +164,7 @@ MATRIX: dict[str, R] = {
     "customers.ledger_job": R(args=LEDGER_JOB),
     "customers.ledger_job_progress": R(args=LEDGER_JOB),
     "customers.ledger_page": R(),
-    "customers.ledger_print": R(),
+    "customers.ledger_print": R(rendered=True),
     "customers.maintainer_choices": R(search=True),
     "customers.maintenance_panel": R(),
     "customers.outlet_choices": R(search=True),
@@ -198,7 +202,7 @@ MATRIX: dict[str, R] = {
     "loan_insurance.document_upload": R(),
     "loan_insurance.documents": R(),
     "loan_insurance.export": R(search=True),
-    "loan_insurance.form_pdf": R(),
+    "loan_insurance.form_pdf": R(rendered=True),
     "loan_insurance.index": R(search=True),
     "loan_insurance.panel": R(),
     "loan_insurance.panel_agreement_edit": R(),
@@ -268,7 +272,7 @@ MATRIX: dict[str, R] = {
     "scorecards.import_template": R(needs="scorecards.enter"),
     "scorecards.index": R(),
     "scorecards.leaderboard": R(),
-    "scorecards.outlet_pdf": R(refuse={p: 404 for p in ("personal_rm", "low_counter_teller", "lobby_manager")}, why="an outlet's report is outside what own-scope staff see"),
+    "scorecards.outlet_pdf": R(refuse={p: 404 for p in ("personal_rm", "low_counter_teller", "lobby_manager")}, why="an outlet's report is outside what own-scope staff see", rendered=True),
     "scorecards.period": R(),
     "scorecards.period_compute": R(needs="scorecards.manage"),
     "scorecards.period_correct": R(needs="scorecards.manage"),
@@ -277,7 +281,7 @@ MATRIX: dict[str, R] = {
     "scorecards.period_open": R(needs="scorecards.manage"),
     "scorecards.period_review": R(needs="scorecards.review"),
     "scorecards.person": R(args={"user_id": "scored_user"}),
-    "scorecards.person_pdf": R(args={"user_id": "scored_user"}),
+    "scorecards.person_pdf": R(args={"user_id": "scored_user"}, rendered=True),
     "scorecards.rewards": R(refuse={p: 403 for p in ("personal_rm", "low_counter_teller", "lobby_manager")}, why="the reward distribution is seen per outlet, by its management and up"),
     "scorecards.rewards_person": R(empty_post_404=True, why="the empty form names no person or pool (looked up before the manage check)"),
     "scorecards.rewards_pool": R(empty_post_404=True, why="the empty form names no person or pool (looked up before the manage check)"),
@@ -524,7 +528,22 @@ def plan(app, world: World) -> tuple[list[Probe], list[str], list[str]]:
                     url = url_for(rule.endpoint, **values, **ids, q=query, find=query)
                     probes.append(Probe(rule.endpoint, method, actor, "search", url,
                                         expected(spec, pol, user, {}, "-", method), echo=query))
-    return probes, errors, skipped
+    return thin_rendered(probes), errors, skipped
+
+
+def thin_rendered(probes: list[Probe]) -> list[Probe]:
+    """`R.rendered` routes: of the probes that render (allowed, in scope), the narrowest and the widest post per
+    route, method and scope; every other probe stays."""
+    ok = ALLOWED_GET | ALLOWED_POST
+    groups: dict[tuple, list[Probe]] = {}
+    for p in probes:
+        if MATRIX[p.endpoint].rendered and p.expect <= ok:
+            groups.setdefault((p.endpoint, p.method, p.htmx, p.scope), []).append(p)
+    dropped: set[int] = set()
+    for group in groups.values():
+        group.sort(key=lambda p: ORDER.index(p.actor))
+        dropped |= {id(p) for p in group[1:-1]}
+    return [p for p in probes if id(p) not in dropped]
 
 
 def search_queries(world: World) -> list[str]:
