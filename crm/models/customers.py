@@ -41,6 +41,9 @@ class Customer(db.Model):
         Index("ix_customer_pinyin_id", "name_pinyin", "id"),  # "sort by name" is pinyin order, as people expect
         Index("ix_customer_contact_id", "last_contact_at", "id"),
         Index("ix_customer_maintainer_id_id", "maintainer_id", "id"),
+        # Own-scope posts' default list (by name): a corporate RM keeps thousands of companies whose names sort
+        # together, and walking the name index for them read 80,000 rows (170 ms at a million customers).
+        Index("ix_customer_maintainer_pinyin_id", "maintainer_id", "name_pinyin", "id"),
         # A Chinese search is a name prefix (张 finds 张三): one outlet's 张s through the first, everyone's through the
         # second. Without them, "王" read an outlet's 100,000 rows to keep 7,000 (110 ms at a million customers).
         Index("ix_customer_outlet_name", "outlet_id", "name"),
