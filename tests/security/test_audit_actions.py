@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask_login import login_user
@@ -21,7 +20,8 @@ from sqlalchemy import select
 from crm.audit import ACTIONS
 from crm.customers.search import keys
 from crm.extensions import db
-from crm.models import AuditLog, Customer, CustomerProduct, FamilyMember, User
+from crm.models import Customer, CustomerProduct, FamilyMember, User
+from tests.audit_rows import only_row, rows_of
 from tests.conftest import ALL_PLUGINS, Client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,19 +120,6 @@ def test_every_recorded_action_has_a_test(make_app):
 
 
 # ---------------------------------------------------------------------------------------------- one row per action
-
-def rows_of(action: str) -> list[AuditLog]:
-    db.session.expire_all()
-    return list(db.session.execute(select(AuditLog).where(AuditLog.action == action)).scalars())
-
-
-def only_row(action: str, actor: User, target: tuple[str, Any], **detail: Any) -> AuditLog:
-    [row] = rows_of(action)
-    assert (row.actor_id, row.actor_login, row.outlet_id, row.result) == (actor.id, actor.login, actor.outlet_id, "ok")
-    assert (row.target_type, row.target_id) == (target[0], str(target[1]))
-    for key, value in detail.items():
-        assert row.detail.get(key) == value, (key, row.detail)
-    return row
 
 
 def customer_of(outlet, name: str, maintainer=None) -> Customer:
@@ -435,7 +422,6 @@ class TestLoanInsurance:
             "mortgage_rate": "0.65", "insurer_recovery_share": "0.4", "waiting_days": "60", "collection_fee": "300"})
         only_row("loan_insurance.agreement_saved", li.branch_admin1, ("loan_insurance_agreement", ag.id),
                  agreement_no="RB-1", insurer="人保财险")
-
 
 
 class TestSalonEvents:

@@ -5,34 +5,16 @@ case, a line ticked on paper with no file) writes none."""
 from __future__ import annotations
 
 import io
-from typing import Any
 
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import AuditLog, User
 from plugins.loan_insurance.models import LoanDocument
+from tests.audit_rows import only_row, rows_of
 from tests.plugins.loan_insurance.test_services import create
 
 P = "/p/loan-insurance"
 PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-def rows_of(action: str) -> list[AuditLog]:
-    db.session.expire_all()
-    return list(db.session.execute(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)).scalars())
-
-
-def only_row(action: str, actor: User, target: tuple[str, Any], **detail: Any) -> AuditLog:
-    """Exactly one row of the action, by the actor (login, outlet), about the target, with these detail values."""
-    rows = rows_of(action)
-    assert len(rows) == 1, (action, [(r.target_type, r.target_id, r.detail) for r in rows])
-    row = rows[0]
-    assert (row.actor_id, row.actor_login, row.outlet_id, row.result) == (actor.id, actor.login, actor.outlet_id, "ok")
-    assert (row.target_type, row.target_id) == (target[0], str(target[1]))
-    for key, value in detail.items():
-        assert row.detail.get(key) == value, (key, row.detail)
-    return row
 
 
 def login(client, user) -> None:

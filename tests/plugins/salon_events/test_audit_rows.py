@@ -5,12 +5,11 @@ except the refused 支行行长 signature, which is itself on record once (resul
 from __future__ import annotations
 
 import io
-from typing import Any
 
 from sqlalchemy import func, select
 
 from crm.extensions import db
-from crm.models import AuditLog, User
+from crm.models import User
 from crm.timeutil import today_local
 from plugins.salon_events import certificates as certs
 from plugins.salon_events import services
@@ -21,29 +20,12 @@ from plugins.salon_events.models import (
     SalonRegistration,
     SalonSignature,
 )
+from tests.audit_rows import only_row, rows_of
 from tests.plugins.salon_events.conftest import as_user, cust
 from tests.plugins.salon_events.test_rules import campaign
 from tests.plugins.salon_events.test_web import png_bytes, today_round
 
 BASE = "/p/salon-events"
-
-
-def rows_of(action: str) -> list[AuditLog]:
-    db.session.expire_all()
-    return list(db.session.execute(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)).scalars())
-
-
-def only_row(action: str, actor: User, target: tuple[str, Any], result: str = "ok", **detail: Any) -> AuditLog:
-    """The one row of `action`: its actor (id, login, outlet), target, result and the given detail values."""
-    rows = rows_of(action)
-    assert len(rows) == 1, [(r.action, r.target_id, r.detail) for r in rows]
-    row = rows[0]
-    assert (row.actor_id, row.actor_login, row.outlet_id, row.result) == (actor.id, actor.login, actor.outlet_id,
-                                                                         result)
-    assert (row.target_type, row.target_id) == (target[0], str(target[1]))
-    for key, value in detail.items():
-        assert row.detail.get(key) == value, (key, row.detail)
-    return row
 
 
 def page(client, path: str) -> str:

@@ -10,49 +10,21 @@ from __future__ import annotations
 import io
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
-import xlsxwriter
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import AuditLog, User
+from crm.models import AuditLog
 from plugins.scorecards import services as s
 from plugins.scorecards.models import ScorecardActual, ScorecardPeriod, ScorecardScheme
 from plugins.scorecards.views_schemes import form_values
+from tests.audit_rows import only_row, rows_of
 from tests.conftest import make_user
 from tests.plugins.scorecards.conftest import as_user
+from tests.plugins.scorecards.test_web_periods import _sheet as sheet
 
 P = "/p/scorecards"
 HEADER = ["工号", "姓名", "全年新增存款日均增长（%）", "贷款不良率（%）", "贷款收息率（%）"]
-
-
-def rows_of(action: str) -> list[AuditLog]:
-    db.session.expire_all()
-    return list(db.session.execute(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)).scalars())
-
-
-def only_row(action: str, actor: User, target: tuple[str, Any], **detail: Any) -> AuditLog:
-    """Exactly one row of the action, by the actor (login, outlet), about the target, with these detail values."""
-    rows = rows_of(action)
-    assert len(rows) == 1, (action, [(r.target_type, r.target_id, r.detail) for r in rows])
-    row = rows[0]
-    assert (row.actor_id, row.actor_login, row.outlet_id, row.result) == (actor.id, actor.login, actor.outlet_id, "ok")
-    assert (row.target_type, row.target_id) == (target[0], str(target[1]))
-    for key, value in detail.items():
-        assert row.detail.get(key) == value, (key, row.detail)
-    return row
-
-
-def sheet(rows: list[list[Any]]) -> bytes:
-    buf = io.BytesIO()
-    book = xlsxwriter.Workbook(buf, {"strings_to_numbers": False})
-    ws = book.add_worksheet()
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            ws.write(r, c, value)
-    book.close()
-    return buf.getvalue()
 
 
 def upload(client, period: ScorecardPeriod, scheme_id: int, data: bytes, name: str = "考核数据.xlsx"):

@@ -5,13 +5,12 @@ naming the actor, the outlet or customer concerned and what changed. A refused o
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import AuditLog, User
 from plugins.target_map.models_plans import TargetMapGroupPlan, TargetMapRollout, TargetMapVisit
+from tests.audit_rows import only_row, rows_of
 from tests.plugins.target_map.helpers_plans import P, fresh, logged_in, make_corp, make_task, visits_of
 
 # A group plan with all four modules a–d (T-53: only such a plan may be submitted).
@@ -21,23 +20,6 @@ GROUP = {"name": "园区物流企业", "basis": "industry", "basis_detail": "道
          "module_c": "单位结算卡、代发工资、运费贷", "module_d": "五月联合园区管委会办一场说明会"}
 PRE = {"visit_date": "2024-05-08", "channel": "visit", "sources": ["network", "referral"],
        "hypotheses": "企业新建厂房，可能需要固定资产贷款", "questions": "基本户开在哪家银行"}
-
-
-def rows_of(action: str) -> list[AuditLog]:
-    db.session.expire_all()
-    return list(db.session.execute(select(AuditLog).where(AuditLog.action == action)).scalars())
-
-
-def only_row(action: str, actor: User, target: tuple[str, Any], **detail: Any) -> AuditLog:
-    """Exactly one row of the action, by the actor (login, outlet), about the target, with these detail values."""
-    rows = rows_of(action)
-    assert len(rows) == 1, (action, [(r.target_type, r.target_id, r.detail) for r in rows])
-    row = rows[0]
-    assert (row.actor_id, row.actor_login, row.outlet_id, row.result) == (actor.id, actor.login, actor.outlet_id, "ok")
-    assert (row.target_type, row.target_id) == (target[0], str(target[1]))
-    for key, value in detail.items():
-        assert row.detail.get(key) == value, (key, row.detail)
-    return row
 
 
 def _plan(outlet) -> TargetMapGroupPlan:
