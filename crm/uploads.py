@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
+import warnings
+from collections.abc import Collection
 from pathlib import Path, PurePath
 
 from flask import current_app
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_NAME = 200  # characters of a client's file name kept for display
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -40,3 +44,39 @@ def stored_path(area: str, stored_name: str | None, pattern: re.Pattern[str]) ->
         return None
     path = upload_dir(area) / stored_name
     return path if path.is_file() else None
+
+
+class ImageRefused(ValueError):
+    """Why uploaded bytes are not a picture to keep: `reason` is "format" (not one of the allowed formats), "pixels"
+    (over the caller's pixel cap), "bomb" (over Pillow's own limit, caught before the size can be checked) or
+    "broken" (unreadable). Each caller words it for its users."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def decode_image(data: bytes, formats: Collection[str], max_pixels: int) -> tuple[Image.Image, str]:
+    """Uploaded bytes decoded for re-encoding, never stored as sent: (the picture loaded and turned upright by its
+    EXIF orientation, Pillow's format name). The format is read from the content, the pixel count is checked before
+    any decoding (Pillow's decompression-bomb warning counts as a refusal too) and the structure is verified.
+    Raises ImageRefused."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                fmt = probe.format
+                if fmt not in formats:
+                    raise ImageRefused("format")
+                if probe.width * probe.height > max_pixels:
+                    raise ImageRefused("pixels")
+                probe.verify()  # structural check; the image must be reopened after verify()
+            image = Image.open(io.BytesIO(data))
+            image.load()
+            return ImageOps.exif_transpose(image), fmt
+    except ImageRefused:
+        raise
+    except Image.DecompressionBombWarning as exc:
+        raise ImageRefused("bomb") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageRefused("broken") from exc

@@ -675,7 +675,7 @@ def test_a_zip_bomb_upload_is_refused(app, org):
 def test_a_failing_import_is_marked_failed_and_does_not_block_the_next(app, org, monkeypatch):
     head = logged_in(app, "HA0001")
 
-    def broken(self, inserts, updates, chunk=None):
+    def broken(self, inserts, updates, chunk):
         raise RuntimeError("database gone")
 
     monkeypatch.setattr(imports.CustomerImport, "_write", broken)

@@ -1023,14 +1023,14 @@ class CustomerImport:
         row["updated_at"] = self.now
         return row
 
-    def _write(self, inserts: list[dict], updates: list[dict], chunk: list[tuple[int, list[Any]]] | None = None) -> bool:
+    def _write(self, inserts: list[dict], updates: list[dict], chunk: list[tuple[int, list[Any]]]) -> bool:
         """One transaction for the chunk, with its own audit row: a batch saved is audited even if the import
         is killed before its last batch and its summary row. False if a certificate was saved concurrently (rolled
         back, audit row included)."""
         t = Customer.__table__
         started = time.perf_counter()
         try:
-            if (inserts or updates) and chunk:
+            if inserts or updates:
                 db.session.execute(AuditLog.__table__.insert().values(**audit.restamped(self.batch_audit, {
                     "file": self.report.filename[:100], "rows": [chunk[0][0], chunk[-1][0]],
                     "created": len(inserts), "updated": len(updates)})))

@@ -11,13 +11,12 @@ import io
 import re
 import secrets
 import unicodedata
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from flask_babel import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from crm import uploads
 
@@ -106,26 +105,16 @@ def _reencode(data: bytes) -> tuple[str, bytes]:
     """A JPEG or PNG decoded and saved afresh: (extension, new bytes). Only the pixels survive — upright, at the
     same size; no trailer, EXIF, ICC profile, text chunk or comment. Raises UploadError for anything else."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                # Phones write JPEGs with a second (depth or preview) picture, which Pillow reads as MPO.
-                if probe.format not in ("JPEG", "MPO", "PNG"):
-                    raise UploadError(_("只能上传 PDF、JPG 或 PNG 文件（按文件内容检查，改扩展名无效）。"))
-                if probe.width * probe.height > MAX_PIXELS:
-                    raise UploadError(_("图片像素过大，请压缩后再上传。"))
-                probe.verify()  # structural check; the image must be reopened after verify()
-            with Image.open(io.BytesIO(data)) as image:
-                png = image.format == "PNG"
-                image.load()
-                upright = ImageOps.exif_transpose(image)
-    except UploadError:
-        raise
-    except Image.DecompressionBombWarning as exc:  # over MAX_PIXELS too, caught by Pillow before the size check
-        raise UploadError(_("图片像素过大，请压缩后再上传。")) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        # Phones write JPEGs with a second (depth or preview) picture, which Pillow reads as MPO.
+        upright, fmt = uploads.decode_image(data, ("JPEG", "MPO", "PNG"), MAX_PIXELS)
+    except uploads.ImageRefused as exc:
+        if exc.reason == "format":
+            raise UploadError(_("只能上传 PDF、JPG 或 PNG 文件（按文件内容检查，改扩展名无效）。")) from exc
+        if exc.reason in ("pixels", "bomb"):
+            raise UploadError(_("图片像素过大，请压缩后再上传。")) from exc
         # Over twice Pillow's limit a PNG bomb is refused before its size can be read: the general reason.
         raise UploadError(_("图片文件已损坏，无法读取。")) from exc
+    png = fmt == "PNG"
     if png:
         has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
         if has_alpha:

@@ -9,16 +9,13 @@ path, and the files are served only through scoped routes that look the row up b
 
 from __future__ import annotations
 
-import io
 import re
 import secrets
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from flask_babel import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from crm import uploads
 
@@ -74,23 +71,13 @@ def save_image(file: Any, kind: str = "photo", *, max_bytes: int | None = None) 
     if not data:
         raise UploadError(_("请选择要上传的图片。"))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            probe = Image.open(io.BytesIO(data))
-            fmt = probe.format
-            if fmt not in ALLOWED_FORMATS:
-                raise UploadError(_("只能上传 JPG、PNG 等图片文件。"))
-            if probe.width * probe.height > MAX_PIXELS:
-                raise UploadError(_("图片像素过大，请压缩后再上传。"))
-            probe.verify()  # structural check; the image must be reopened after verify()
-            image = Image.open(io.BytesIO(data))
-            image.load()
-    except UploadError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
+        image, _fmt = uploads.decode_image(data, ALLOWED_FORMATS, MAX_PIXELS)
+    except uploads.ImageRefused as exc:
+        if exc.reason == "format":
+            raise UploadError(_("只能上传 JPG、PNG 等图片文件。")) from exc
+        if exc.reason == "pixels":
+            raise UploadError(_("图片像素过大，请压缩后再上传。")) from exc
         raise UploadError(_("文件不是有效的图片。")) from exc
-    image = ImageOps.exif_transpose(image)
     side = MAX_SIDE.get(kind, MAX_SIDE["photo"])
     image.thumbnail((side, side))
     keep_alpha = kind in ("signature", "seal")
