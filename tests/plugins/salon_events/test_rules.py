@@ -138,7 +138,7 @@ def test_kids_round_has_the_five_steps_of_r30(app, se):
 def test_t12_booked_premium_above_cap_warns(app, se):
     sem = campaign(se, kind="seminar", name="产说会", premium_cap="50000")
     s, _w = as_user(se.head_a, services.create_round, sem, round_raw(se.a, start="19:00", end="21:00", capacity=40,
-                                                                      day=today_local()))
+                                                                      day=today_local() + timedelta(days=1)))
     s = db.session.get(SalonSession, s.id)
     p = cust(se.a, name="贷款客户甲")
     reg = as_user(se.head_a, services.register, s, services.RegistrationInput(customer_id=p.id))
